@@ -1,0 +1,133 @@
+/**
+ * Opening TCP connections to targets, for every forward listener.
+ *
+ * The direct dialer resolves the name itself so that every address is checked against the access policy
+ * BEFORE connecting (a name resolving to 127.0.0.1 or 169.254.169.254 is refused, not reached), then tries
+ * the allowed addresses in order until one connects. Socket errors become ViaductErrors whose wire
+ * mapping tells HTTP (502/504) and SOCKS (0x03/0x04/0x05) what to answer.
+ * An upstream dialer (chaining through another proxy) implements the same interface.
+ */
+import { lookup } from 'node:dns/promises'
+import { connect, isIP, type Socket } from 'node:net'
+import { ViaductError } from '../../src/core/errors.js'
+import type { AccessPolicy } from './access.js'
+import { ForwardErrors } from './errors.js'
+
+export interface DialRequest {
+  host: string
+  port: number
+  signal?: AbortSignal
+}
+
+export interface DialResult {
+  socket: Socket
+  /** The address actually connected to, "ip:port" (or the upstream's, when chained). */
+  remote: string
+}
+
+export interface Dialer {
+  dial(req: DialRequest): Promise<DialResult>
+}
+
+/** Map a socket or DNS error onto a forward error code. */
+export function mapDialError(err: unknown, what: string): ViaductError {
+  if (err instanceof ViaductError) return err
+  const e = err as NodeJS.ErrnoException
+  switch (e?.code) {
+    case 'ENOTFOUND':
+    case 'EAI_NONAME':
+    case 'EAI_NODATA':
+    case 'EAI_FAIL':
+    case 'EAI_AGAIN':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_DNS, `${what}: host name does not resolve`, { cause: err })
+    case 'ECONNREFUSED':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_REFUSED, `${what}: connection refused`, { cause: err })
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_UNREACHABLE, `${what}: host unreachable`, { cause: err })
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_NETWORK, `${what}: network unreachable`, { cause: err })
+    case 'ETIMEDOUT':
+    case 'ABORT_ERR':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_TIMEOUT, `${what}: timed out`, { cause: err })
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_RESET, `${what}: connection reset`, { cause: err })
+    default:
+      return new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_FAILED, `${what}: ${e?.message ?? String(err)}`, { cause: err })
+  }
+}
+
+export interface DirectDialerOptions {
+  policy: AccessPolicy
+  connectTimeoutMs: number
+  /** Injected for tests (a resolver that maps names to loopback). */
+  resolve?: (host: string) => Promise<string[]>
+}
+
+export class DirectDialer implements Dialer {
+  constructor(private readonly opts: DirectDialerOptions) {}
+
+  async resolve(host: string): Promise<string[]> {
+    const bare = host.replace(/^\[|\]$/g, '')
+    if (isIP(bare)) return [bare]
+    if (this.opts.resolve) return this.opts.resolve(bare)
+    const all = await lookup(bare, { all: true, verbatim: true })
+    return all.map((a) => a.address)
+  }
+
+  async dial(req: DialRequest): Promise<DialResult> {
+    const what = `${req.host}:${req.port}`
+    let addrs: string[]
+    try {
+      addrs = await this.resolve(req.host)
+    } catch (err) {
+      throw mapDialError(err, what)
+    }
+    if (addrs.length === 0) throw new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_DNS, `${what}: host name has no addresses`)
+    // Every address must pass the policy; refusing on the first denied one keeps DNS rebinding out.
+    for (const ip of addrs) this.opts.policy.checkAddress(ip, req.port, req.host)
+    let last: unknown
+    for (const ip of addrs) {
+      try {
+        const socket = await connectOnce(ip, req.port, this.opts.connectTimeoutMs, req.signal)
+        return { socket, remote: isIP(ip) === 6 ? `[${ip}]:${req.port}` : `${ip}:${req.port}` }
+      } catch (err) {
+        last = err
+        if ((err as NodeJS.ErrnoException).code === 'ABORT_ERR') break
+      }
+    }
+    throw mapDialError(last, what)
+  }
+}
+
+/** Connect one TCP socket with a timeout and an abort signal. */
+export function connectOnce(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port, noDelay: true })
+    let timer: NodeJS.Timeout | undefined
+    const cleanup = () => {
+      if (timer) clearTimeout(timer)
+      sock.off('connect', onConnect)
+      sock.off('error', onError)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onConnect = () => {
+      cleanup()
+      resolve(sock)
+    }
+    const onError = (err: Error) => {
+      cleanup()
+      sock.destroy()
+      reject(err)
+    }
+    const onAbort = () => onError(Object.assign(new Error('connect aborted'), { code: 'ABORT_ERR' }))
+    if (timeoutMs > 0) timer = setTimeout(() => onError(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), timeoutMs)
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    sock.once('connect', onConnect)
+    sock.once('error', onError)
+  })
+}

@@ -1,0 +1,312 @@
+/**
+ * The shared ledger of sessions.
+ *
+ * Every client connection, tunnel, HTTP request, pairing or allocation of every mode is one record: live
+ * while it runs, finished exactly once at close with bytes each way, times and a reason code. Live
+ * records are queryable; closed ones are kept in a bounded ring. Changes are published as events
+ * ('open', 'update', 'close', 'bytes') for metrics and the dashboard; modes never import those.
+ */
+import { EventEmitter } from 'node:events'
+import type { Clock } from './clock.js'
+import { systemClock, unrefTimer } from './clock.js'
+import type { ByteCount, Meter } from './meter.js'
+import { socketMeter, type CountingSocket } from './meter.js'
+
+/** Close reasons that are not errors. Errors close with their `VIADUCT_ERR_*` code. */
+export const CloseReason = {
+  /** The client (or peer A) ended the session normally. */
+  CLIENT_CLOSED: 'client_closed',
+  /** The target (origin, upstream, or peer B) ended the session normally. */
+  TARGET_CLOSED: 'target_closed',
+  /** A request/response exchange completed (HTTP). */
+  COMPLETED: 'completed',
+  /** An allocation or pairing reached its lifetime, or was deleted by its owner. */
+  EXPIRED: 'expired',
+  DELETED: 'deleted',
+  /** Stopped by the gateway's shutdown after the drain timeout. */
+  SHUTDOWN: 'shutdown',
+} as const
+
+export interface SessionInit {
+  /** 'forward' or 'relay' (the mode's name). */
+  mode: string
+  /** 'http', 'connect', 'socks5', 'socks5-udp', 'pair-tcp', 'turn-udp', ... */
+  protocol: string
+  /** The client's address as "ip:port" (for a relay pairing: peer A). */
+  client: string
+  /** Where the client asked to go: "host:port", or the URL for plain HTTP. */
+  target?: string
+  /** For a relay: the other peer(s), "ip:port". */
+  peer?: string
+  /** Authenticated user name, if any. */
+  user?: string
+  /** Listener that accepted it, e.g. "http", "socks", "mixed", "pairing-tcp", "turn-udp". */
+  listener?: string
+  /** Small, non-secret facts for the dashboard (relayed address, room id, ...). */
+  meta?: Record<string, string | number | boolean>
+}
+
+export interface SessionRecord extends SessionInit {
+  id: string
+  state: 'live' | 'closed'
+  bytesUp: number
+  bytesDown: number
+  openedAt: number
+  closedAt?: number
+  durationMs?: number
+  /** Why it closed: a CloseReason value or a VIADUCT_ERR_* code. */
+  reason?: string
+  /** Human-readable detail of the close, if it was an error. */
+  detail?: string
+}
+
+export interface SessionPatch {
+  target?: string
+  peer?: string
+  user?: string
+  protocol?: string
+  meta?: Record<string, string | number | boolean>
+}
+
+/** What a mode holds for one session. Every method is safe after close (it does nothing). */
+export interface SessionHandle {
+  readonly id: string
+  readonly closed: boolean
+  /** Count bytes at a socket edge from now on (see meter.ts). */
+  track(socket: CountingSocket, role?: 'client' | 'target'): void
+  /** Count bytes by hand (datagrams). */
+  add(up: number, down: number): void
+  update(patch: SessionPatch): void
+  /** Finish the record once; later calls are ignored. `reason` is a CloseReason or an error code. */
+  close(reason: string, detail?: string): void
+  snapshot(): SessionRecord
+}
+
+export interface LedgerStats {
+  live: number
+  total: number
+  byMode: Record<string, { live: number; total: number; bytesUp: number; bytesDown: number }>
+  reasons: Record<string, number>
+}
+
+export interface LedgerOptions {
+  clock?: Clock
+  /** How many closed records to keep. */
+  historySize?: number
+  /** How often live byte counts are sampled for 'bytes' events, in ms (0 = never). */
+  sampleIntervalMs?: number
+}
+
+export interface LedgerEvents {
+  open: [SessionRecord]
+  update: [SessionRecord]
+  close: [SessionRecord]
+  /** Bytes counted since the last event, per session. */
+  bytes: [{ id: string; mode: string; protocol: string; up: number; down: number }]
+}
+
+export const DEFAULT_HISTORY_SIZE = 1000
+export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
+
+class Session implements SessionHandle {
+  readonly id: string
+  private readonly rec: SessionRecord
+  private readonly meters: Meter[] = []
+  private manual: ByteCount = { up: 0, down: 0 }
+  /** What has been reported in 'bytes' events so far. */
+  reported: ByteCount = { up: 0, down: 0 }
+
+  constructor(
+    private readonly ledger: Ledger,
+    id: string,
+    init: SessionInit,
+    now: number,
+  ) {
+    this.id = id
+    this.rec = { ...init, id, state: 'live', bytesUp: 0, bytesDown: 0, openedAt: now }
+  }
+
+  get closed(): boolean {
+    return this.rec.state === 'closed'
+  }
+
+  track(socket: CountingSocket, role: 'client' | 'target' = 'client'): void {
+    if (this.closed) return
+    this.meters.push(socketMeter(socket, role))
+  }
+
+  add(up: number, down: number): void {
+    if (this.closed) return
+    this.manual.up += up
+    this.manual.down += down
+  }
+
+  update(patch: SessionPatch): void {
+    if (this.closed) return
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue
+      if (k === 'meta') this.rec.meta = { ...this.rec.meta, ...(v as SessionRecord['meta']) }
+      else (this.rec as unknown as Record<string, unknown>)[k] = v
+    }
+    this.ledger.emit('update', this.snapshot())
+  }
+
+  /** Current totals across meters and manual counts. */
+  count(): ByteCount {
+    if (this.closed) return { up: this.rec.bytesUp, down: this.rec.bytesDown }
+    let up = this.manual.up
+    let down = this.manual.down
+    for (const m of this.meters) {
+      const c = m.read()
+      up += c.up
+      down += c.down
+    }
+    return { up, down }
+  }
+
+  close(reason: string, detail?: string): void {
+    if (this.closed) return
+    const c = this.count()
+    for (const m of this.meters) m.freeze()
+    this.rec.bytesUp = c.up
+    this.rec.bytesDown = c.down
+    const now = this.ledger.clock.now()
+    this.rec.closedAt = now
+    this.rec.durationMs = Math.max(0, now - this.rec.openedAt)
+    this.rec.reason = reason
+    if (detail) this.rec.detail = detail
+    this.rec.state = 'closed'
+    this.ledger.finish(this)
+  }
+
+  snapshot(): SessionRecord {
+    const c = this.count()
+    return { ...this.rec, meta: this.rec.meta && { ...this.rec.meta }, bytesUp: c.up, bytesDown: c.down }
+  }
+}
+
+export class Ledger extends EventEmitter<LedgerEvents> {
+  readonly clock: Clock
+  private readonly historySize: number
+  private readonly liveMap = new Map<string, Session>()
+  private readonly history: SessionRecord[] = []
+  private seq = 0
+  private readonly totals: LedgerStats = { live: 0, total: 0, byMode: {}, reasons: {} }
+  private sampler: ReturnType<Clock['setInterval']> | undefined
+  private readonly waiters = new Set<() => void>()
+
+  constructor(opts: LedgerOptions = {}) {
+    super()
+    this.clock = opts.clock ?? systemClock
+    this.historySize = opts.historySize ?? DEFAULT_HISTORY_SIZE
+    const every = opts.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS
+    if (every > 0) this.sampler = unrefTimer(this.clock.setInterval(() => this.sample(), every))
+  }
+
+  /** Open a session record. The only way a mode writes to the ledger. */
+  open(init: SessionInit): SessionHandle {
+    const id = `${init.mode[0] ?? 's'}${(++this.seq).toString(36)}-${this.clock.now().toString(36).slice(-4)}`
+    const s = new Session(this, id, init, this.clock.now())
+    this.liveMap.set(id, s)
+    const m = this.modeTotals(init.mode)
+    m.live++
+    m.total++
+    this.totals.live++
+    this.totals.total++
+    this.emit('open', s.snapshot())
+    return s
+  }
+
+  /** Live sessions, optionally of one mode. */
+  live(mode?: string): SessionRecord[] {
+    const out: SessionRecord[] = []
+    for (const s of this.liveMap.values()) {
+      const r = s.snapshot()
+      if (!mode || r.mode === mode) out.push(r)
+    }
+    return out
+  }
+
+  /** Closed sessions, newest first, optionally of one mode. */
+  recent(mode?: string, limit = this.historySize): SessionRecord[] {
+    const out: SessionRecord[] = []
+    for (let i = this.history.length - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.history[i]
+      if (!mode || r.mode === mode) out.push(r)
+    }
+    return out
+  }
+
+  get(id: string): SessionRecord | undefined {
+    const s = this.liveMap.get(id)
+    if (s) return s.snapshot()
+    return this.history.find((r) => r.id === id)
+  }
+
+  stats(): LedgerStats {
+    const byMode: LedgerStats['byMode'] = {}
+    for (const [k, v] of Object.entries(this.totals.byMode)) byMode[k] = { ...v }
+    for (const s of this.liveMap.values()) {
+      const r = s.snapshot()
+      const m = byMode[r.mode]
+      m.bytesUp += r.bytesUp
+      m.bytesDown += r.bytesDown
+    }
+    return { live: this.totals.live, total: this.totals.total, byMode, reasons: { ...this.totals.reasons } }
+  }
+
+  get liveCount(): number {
+    return this.liveMap.size
+  }
+
+  /** Resolves when no session of `mode` (or none at all) is live. */
+  async drained(mode?: string): Promise<void> {
+    const busy = () => (mode ? this.live(mode).length > 0 : this.liveMap.size > 0)
+    while (busy()) {
+      await new Promise<void>((resolve) => this.waiters.add(resolve))
+    }
+  }
+
+  /** Emit 'bytes' for what live sessions counted since the last sample. */
+  sample(): void {
+    for (const s of this.liveMap.values()) this.reportBytes(s)
+  }
+
+  /** Stop the sampler (the gateway's last step). */
+  stop(): void {
+    if (this.sampler) this.clock.clearInterval(this.sampler)
+    this.sampler = undefined
+  }
+
+  /** @internal called by Session.close */
+  finish(s: Session): void {
+    if (!this.liveMap.delete(s.id)) return
+    this.reportBytes(s)
+    const rec = s.snapshot()
+    const m = this.modeTotals(rec.mode)
+    m.live--
+    m.bytesUp += rec.bytesUp
+    m.bytesDown += rec.bytesDown
+    this.totals.live--
+    this.totals.reasons[rec.reason ?? 'unknown'] = (this.totals.reasons[rec.reason ?? 'unknown'] ?? 0) + 1
+    this.history.push(rec)
+    if (this.history.length > this.historySize) this.history.splice(0, this.history.length - this.historySize)
+    this.emit('close', rec)
+    for (const w of this.waiters) w()
+    this.waiters.clear()
+  }
+
+  private reportBytes(s: Session): void {
+    const c = s.count()
+    const up = c.up - s.reported.up
+    const down = c.down - s.reported.down
+    if (up === 0 && down === 0) return
+    s.reported = c
+    const r = s.snapshot()
+    this.emit('bytes', { id: s.id, mode: r.mode, protocol: r.protocol, up, down })
+  }
+
+  private modeTotals(mode: string) {
+    return (this.totals.byMode[mode] ??= { live: 0, total: 0, bytesUp: 0, bytesDown: 0 })
+  }
+}

@@ -1,0 +1,63 @@
+import t from 'tap'
+import { Ledger, CloseReason } from '../../src/core/ledger.js'
+import { ManualClock } from '../../src/core/clock.js'
+
+t.test('a session is live, counts bytes, closes once with a reason and moves to history', async (t) => {
+  const clock = new ManualClock()
+  const ledger = new Ledger({ clock, historySize: 2, sampleIntervalMs: 0 })
+  const events: string[] = []
+  ledger.on('open', (r) => events.push(`open:${r.id}`))
+  ledger.on('close', (r) => events.push(`close:${r.id}:${r.reason}`))
+  const s = ledger.open({ mode: 'forward', protocol: 'connect', client: '127.0.0.1:5000', target: 'example.com:443' })
+  const sock = { bytesRead: 10, bytesWritten: 20 }
+  s.track(sock)
+  sock.bytesRead += 100
+  sock.bytesWritten += 250
+  s.add(1, 2)
+  t.equal(ledger.live().length, 1)
+  t.match(ledger.live('forward')[0], { bytesUp: 101, bytesDown: 252, state: 'live' })
+  clock.tick(1500)
+  s.close(CloseReason.CLIENT_CLOSED)
+  sock.bytesRead += 1000
+  s.close('VIADUCT_ERR_SHOULD_NOT_APPLY')
+  const rec = ledger.recent()[0]
+  t.match(rec, { state: 'closed', reason: 'client_closed', bytesUp: 101, bytesDown: 252, durationMs: 1500 })
+  t.same(events, [`open:${s.id}`, `close:${s.id}:client_closed`])
+  t.equal(ledger.live().length, 0)
+  t.match(ledger.stats(), { live: 0, total: 1, byMode: { forward: { bytesUp: 101, bytesDown: 252 } }, reasons: { client_closed: 1 } })
+})
+
+t.test('history is a bounded ring, newest first', async (t) => {
+  const ledger = new Ledger({ clock: new ManualClock(), historySize: 2, sampleIntervalMs: 0 })
+  for (const id of ['a', 'b', 'c']) ledger.open({ mode: 'relay', protocol: 'pair-tcp', client: id }).close('expired')
+  t.same(ledger.recent().map((r) => r.client), ['c', 'b'])
+})
+
+t.test('bytes events report deltas on each sample', async (t) => {
+  const clock = new ManualClock()
+  const ledger = new Ledger({ clock, sampleIntervalMs: 1000 })
+  const seen: Array<[number, number]> = []
+  ledger.on('bytes', (b) => seen.push([b.up, b.down]))
+  const s = ledger.open({ mode: 'relay', protocol: 'pair-udp', client: 'x' })
+  s.add(5, 7)
+  clock.tick(1000)
+  s.add(1, 0)
+  clock.tick(1000)
+  clock.tick(1000)
+  s.add(0, 3)
+  s.close('deleted')
+  t.same(seen, [[5, 7], [1, 0], [0, 3]])
+  ledger.stop()
+})
+
+t.test('drained() resolves when the last live session closes', async (t) => {
+  const ledger = new Ledger({ sampleIntervalMs: 0 })
+  const a = ledger.open({ mode: 'forward', protocol: 'http', client: 'a' })
+  let done = false
+  const p = ledger.drained().then(() => (done = true))
+  await new Promise((r) => setImmediate(r))
+  t.notOk(done)
+  a.close('completed')
+  await p
+  t.ok(done)
+})
