@@ -25,8 +25,22 @@ export interface DialResult {
   remote: string
 }
 
+/** An HTTP upstream proxy that plain-HTTP requests are forwarded to in absolute form. */
+export interface HttpUpstream {
+  host: string
+  port: number
+  /** Value for the Proxy-Authorization header sent to the upstream, if it needs credentials. */
+  authorization?: string
+}
+
 export interface Dialer {
+  /** A TCP connection to host:port (directly, or tunnelled through an upstream proxy). */
   dial(req: DialRequest): Promise<DialResult>
+  /**
+   * For plain-HTTP requests: when this returns an upstream, the HTTP proxy sends the request in absolute
+   * form to that HTTP proxy (as browsers do) instead of dialing the origin. Absent or undefined = dial().
+   */
+  httpUpstreamFor?(host: string, port: number): HttpUpstream | undefined
 }
 
 /** Map a socket or DNS error onto a forward error code. */
