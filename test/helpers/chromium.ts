@@ -105,9 +105,9 @@ function writePrefs(userDataDir: string): void {
 }
 
 interface TapLike {
-  skip(msg: string): void
-  fail(msg: string): void
-  comment(msg: string): void
+  pass(msg: string, extra?: { skip?: string }): unknown
+  fail(msg: string): unknown
+  comment(msg: string): unknown
   teardown(fn: () => unknown): void
 }
 
