@@ -5,6 +5,7 @@
  * prefs written before launch, and Google's background hosts bypassing any proxy under test.
  * playwright-core drives it with executablePath; it never downloads a browser.
  */
+import type { Test } from 'tap'
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -2,6 +2,7 @@
  * External programs the tests drive (curl, chromium, turnutils_uclient, ...). When one is missing a test
  * skips with a loud message; under CI=true a missing program is a failure, never a silent skip.
  */
+import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 
