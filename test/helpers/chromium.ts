@@ -105,12 +105,7 @@ function writePrefs(userDataDir: string): void {
   writeFileSync(join(dir, 'Preferences'), JSON.stringify(prefs))
 }
 
-interface TapLike {
-  pass(msg: string, extra?: { skip?: string }): unknown
-  fail(msg: string): unknown
-  comment(msg: string): unknown
-  teardown(fn: () => unknown): void
-}
+type TapLike = Pick<Test, 'pass' | 'fail' | 'comment' | 'teardown'>
 
 /**
  * Launch Chromium (persistent context, fresh profile) or skip/fail the test when it is not installed.

@@ -22,11 +22,7 @@ export function findProgram(name: string): string | undefined {
   }
 }
 
-interface TapLike {
-  pass(msg: string, extra?: { skip?: string }): unknown
-  fail(msg: string): unknown
-  comment(msg: string): unknown
-}
+type TapLike = Pick<Test, 'pass' | 'fail' | 'comment' | 'teardown'>
 
 /**
  * Returns the program's path, or undefined after skipping (or failing under CI=true) the test `t`.
