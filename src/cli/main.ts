@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { loadConfig, flagEnv } from '../config/load.js'
+import { renderConfigReference } from '../config/doc.js'
 import { createLogger, type Logger } from '../core/log.js'
 import { isViaductError } from '../core/errors.js'
 import { formatHostPort, type ListenerInfo } from '../core/service.js'
@@ -152,6 +153,13 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
           return fail(err)
         }
       })()
+    })
+
+  program
+    .command('config-reference')
+    .description('print the configuration reference (docs/configuration.md) generated from the schema')
+    .action(() => {
+      io.stdout.write(renderConfigReference(opts.modes, CORE_FLAGS))
     })
 
   for (const m of opts.modes) m.commands?.(program, io)

@@ -8,6 +8,7 @@ import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { CoreErrors, ViaductError } from '../core/errors.js'
+import { isLoopbackHost } from '../core/net-policy.js'
 import type { FlagSpec, ModeDefinition } from '../mode.js'
 import { buildSchema, type ViaductConfig } from './schema.js'
 
@@ -138,6 +139,10 @@ export function validateConfig(modes: readonly ModeDefinition[], raw: Obj): Read
   }
   const cfg = res.data as ViaductConfig
   const problems: Array<[string, string]> = []
+  const admin = cfg.admin.listen
+  if (admin && !isLoopbackHost(admin.host) && !cfg.admin.token) {
+    problems.push(['admin.listen', `listening on ${admin.host} without admin.token would expose sessions and metrics to anyone; set --admin-token (16+ characters) or keep it on loopback`])
+  }
   for (const m of modes) {
     for (const [path, msg] of m.check?.(cfg[m.name]) ?? []) problems.push([path, msg])
   }
