@@ -2,7 +2,7 @@
  * Config: defaults, precedence (file < env < flags), validation messages with full key paths and hints,
  * safety checks, freezing.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, validateConfig } from '../../src/config/load.js'
@@ -13,7 +13,7 @@ import { modes } from '../../modes/index.js'
 
 type Any = any
 
-function fails(t: Tap.Test, fn: () => unknown, code: string, re: RegExp, name: string) {
+function fails(t: Test, fn: () => unknown, code: string, re: RegExp, name: string) {
   try {
     fn()
     t.fail(`${name}: expected ${code}`)
@@ -22,9 +22,6 @@ function fails(t: Tap.Test, fn: () => unknown, code: string, re: RegExp, name: s
     t.equal((err as Any).code, code, `${name}: ${code}`)
     t.match((err as Error).message, re, `${name}: message`)
   }
-}
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 }
 
 t.test('with no file every mode runs on loopback at its documented port', async (t) => {
