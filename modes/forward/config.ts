@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { cidrList, count, listenAddress, millis, userList } from '../../src/config/types.js'
 import { isLoopbackHost } from '../../src/core/net-policy.js'
 import type { FlagSpec } from '../../src/mode.js'
+import { parseUpstream } from './upstream/url.js'
 
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080'
 export const DEFAULT_SOCKS_LISTEN = '127.0.0.1:1080'
@@ -15,6 +16,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 300_000
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+export const DEFAULT_BIND_TIMEOUT_MS = 60_000
 export const DEFAULT_CONNECT_PORTS = ['443', '8443']
 
 /** A port or a range "1024-65535", or "*" for any. */
@@ -45,12 +47,18 @@ export const socksSchema = z
     udpIdleTimeoutMs: millis(120_000).describe('An association with no datagram for this long is closed.'),
     bind: z.boolean().default(false).describe('Allow SOCKS BIND (active FTP); refused with reply 0x07 when false.'),
     socks4: z.boolean().default(true).describe('Accept SOCKS4 and SOCKS4a (no passwords; USERID checked against users when users are set).'),
+    socks4RequirePassword: z
+      .boolean()
+      .default(false)
+      .describe('With users set: a SOCKS4 USERID must be "name:password" (checked) instead of just a user name.'),
+    bindTimeoutMs: millis(DEFAULT_BIND_TIMEOUT_MS).describe('How long a BIND waits for its one incoming connection.'),
   })
   .prefault({})
 
 export const mixedSchema = z
   .strictObject({
     listen: listenAddress('off').describe('One port that serves HTTP proxy and SOCKS4/5 by sniffing the first byte, or "off".'),
+    firstByteTimeoutMs: millis(DEFAULT_HANDSHAKE_TIMEOUT_MS).describe('A client that sends nothing on the mixed port for this long is closed.'),
   })
   .prefault({})
 
@@ -94,8 +102,15 @@ export const forwardSchema = z
     upstream: z
       .string()
       .url()
+      .superRefine((v, ctx) => {
+        try {
+          parseUpstream(v)
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message })
+        }
+      })
       .optional()
-      .describe('Chain every request through this proxy: http://[user:pass@]host:port, socks4://, socks5://, socks5h://.'),
+      .describe('Chain every request through this proxy: http://[user:pass@]host:port, socks4://, socks4a://, socks5://, socks5h://.'),
     direct: z.array(z.string().min(1)).default([]).describe('With an upstream: destinations (host patterns or CIDRs) reached directly instead.'),
   })
   .prefault({})
