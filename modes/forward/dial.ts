@@ -87,6 +87,8 @@ export class DirectDialer implements Dialer {
   async resolve(host: string): Promise<string[]> {
     const bare = host.replace(/^\[|\]$/g, '')
     if (isIP(bare)) return [bare]
+    const special = specialUseName(bare)
+    if (special) return special
     if (this.opts.resolve) return this.opts.resolve(bare)
     const all = await lookup(bare, { all: true, verbatim: true })
     return all.map((a) => a.address)
@@ -115,6 +117,24 @@ export class DirectDialer implements Dialer {
     }
     throw mapDialError(last, what)
   }
+}
+
+/**
+ * Special-use domain names answered without asking any DNS server.
+ * RFC 6761 §6.4: "Name resolution APIs and libraries SHOULD recognize "invalid" names as special and SHOULD
+ * always return immediately with a negative response." RFC 7686 §2 says the same of ".onion".
+ * RFC 6761 §6.3: "Name resolution APIs and libraries SHOULD recognize localhost names as special and SHOULD
+ * always return the IP loopback address for address queries".
+ * Returns the addresses for a localhost name, throws ENOTFOUND for an invalid or onion name, else null.
+ */
+export function specialUseName(name: string): string[] | null {
+  const n = name.toLowerCase().replace(/\.$/, '')
+  const under = (tld: string) => n === tld || n.endsWith(`.${tld}`)
+  if (under('invalid') || under('onion')) {
+    throw Object.assign(new Error(`${name} is a special-use name that never resolves (RFC 6761, RFC 7686)`), { code: 'ENOTFOUND' })
+  }
+  if (under('localhost')) return ['127.0.0.1', '::1']
+  return null
 }
 
 /** Connect one TCP socket with a timeout and an abort signal. */

@@ -33,8 +33,10 @@ export class ForwardMode implements Mode {
     }
     const http = new HttpProxy(this.ctx)
     const socks = new SocksServer(this.ctx)
-    if (config.http.listen) this.services.push(http)
-    if (config.socks.listen) this.services.push(socks)
+    // a handler also serves the mixed port's sockets, so it is closed with the mode even when its own
+    // listener is off (its listen() then opens nothing)
+    if (config.http.listen || config.mixed.listen) this.services.push(http)
+    if (config.socks.listen || config.mixed.listen) this.services.push(socks)
     if (config.mixed.listen) this.services.push(new MixedListener(this.ctx, http, socks))
   }
 
