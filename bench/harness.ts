@@ -50,7 +50,11 @@ export async function startViaduct(flags: string[], opts: { timeoutMs?: number; 
     }
     child.once('exit', (code) => fail(new Error(`viaduct exited with ${code}:\n${stderr}`)))
     child.stderr!.setEncoding('utf8')
+    let ready = false
     child.stderr!.on('data', (chunk: string) => {
+      // After start, later lines (e.g. "SIGTERM: stopping") must not run this again: it would remove
+      // the 'exit' listener stop() relies on.
+      if (ready) return
       if (stderr.length < 64 * 1024) stderr += chunk
       const lines = stderr.split('\n')
       const start = lines.findIndex((l) => l.includes('listening on:'))
@@ -63,6 +67,7 @@ export async function startViaduct(flags: string[], opts: { timeoutMs?: number; 
         const m = /^\s+(\S+)\s+(\S+)\s+(tcp|udp)\s+\[?([^\]\s]+?)\]?:(\d+)\s*$/.exec(l)
         if (m) listeners.push({ mode: m[1], listener: m[2], transport: m[3], host: m[4], port: Number(m[5]) })
       }
+      ready = true
       clearTimeout(timer)
       child.removeAllListeners('exit')
       resolve()
