@@ -62,6 +62,11 @@ export class Gateway {
     return this.core.log
   }
 
+  /** 'new', 'listening' (every mode listens), 'closing' (draining) or 'closed': the admin's /readyz. */
+  get phase(): 'new' | 'listening' | 'closing' | 'closed' {
+    return this.state
+  }
+
   /** Every address the gateway listens on (after start). */
   addresses(): readonly ListenerInfo[] {
     return this.listeners

@@ -6,6 +6,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { registeredErrors } from '../../src/core/errors.js'
 import '../../modes/index.js'
+import '../../src/admin/index.js'
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
 const rows = new Map<string, string[]>()
