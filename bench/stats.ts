@@ -37,3 +37,35 @@ export function withRatios<T extends { group: string; path: string; metric: stri
   }
   return rows
 }
+
+/** The median of samples (mean of the middle two for an even count). */
+export function median(samples: readonly number[]): number {
+  if (samples.length === 0) return NaN
+  const s = [...samples].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/**
+ * Measure every path in turn, A/B/C/A/B/C..., for up to `rounds` rounds, and stop early (between whole
+ * rounds, so every path has as many samples) once `deadlineMs` (a nowMs() value) has passed. Each round
+ * starts one path later, so no path always runs right after the same other one. Returns the samples by
+ * path, in the order of `paths`.
+ */
+export async function interleave<P>(paths: readonly P[], rounds: number, deadlineMs: number, measure: (path: P, round: number) => Promise<number>): Promise<Map<P, number[]>> {
+  const samples = new Map<P, number[]>(paths.map((p) => [p, []]))
+  for (let r = 0; r < rounds; r++) {
+    if (r > 0 && nowMs() > deadlineMs) break
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[(i + r) % paths.length]
+      samples.get(p)!.push(await measure(p, r))
+    }
+  }
+  return samples
+}
+
+/** "median of 5 (min-max)" for a note. */
+export function spread(samples: readonly number[], digits = 0): string {
+  if (samples.length === 0) return 'no samples'
+  return `median of ${samples.length} (${Math.min(...samples).toFixed(digits)}-${Math.max(...samples).toFixed(digits)})`
+}

@@ -1,6 +1,11 @@
 /**
  * SOCKS5 benchmarks: CONNECT throughput and new-connection rate, each measured DIRECT (client to target)
  * and THROUGH Viaduct's SOCKS listener started as a child process, in the same run, on loopback only.
+ * The targets (a counting sink, a one-byte echo) run in their own process (bench/origin.ts), so direct =
+ * this process <-> origin process and proxied = this process <-> Viaduct <-> origin process. Every program
+ * is started first; the paths are measured in short interleaved rounds and each row is the median.
+ * Next to Viaduct: microsocks (a C SOCKS5 server, when installed) and, for throughput, two reference
+ * relays with no handshake (a Node.js `pipe` relay and a C splice(2) relay): the ceiling here.
  *
  * - socks5-connect-throughput: one connection, the client uploads as fast as backpressure allows and the
  *   target counts; MiB/s until the target has every byte (bounded by size and opts.seconds).
@@ -11,77 +16,16 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { SocksClient } from 'socks'
 import { existsSync } from 'node:fs'
-import { startProgram, startViaduct, type RunningProgram } from '../harness.js'
-import { nowMs } from '../stats.js'
+import { startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram } from '../harness.js'
+import { interleave, median, nowMs, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 
 const MiB = 1024 * 1024
 const CHUNK = Buffer.alloc(64 * 1024, 0x61)
 
-interface Target {
-  port: number
-  close(): Promise<void>
-}
-
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, r))
   return (server.address() as AddressInfo).port
-}
-
-function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
-  return () =>
-    new Promise<void>((r) => {
-      for (const s of sockets) s.destroy()
-      server.close(() => r())
-    })
-}
-
-/**
- * A sink that reads rounds of "8-byte length + payload" and answers "!" after each whole round (no
- * half-close needed, which not every SOCKS server passes on).
- */
-async function sinkTarget(): Promise<Target> {
-  const sockets = new Set<Socket>()
-  const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
-    let left = -1
-    let head = Buffer.alloc(0)
-    s.on('data', (c: Buffer) => {
-      while (c.length > 0) {
-        if (left < 0) {
-          head = Buffer.concat([head, c])
-          if (head.length < 8) return
-          left = Number(head.readBigUInt64BE(0))
-          c = head.subarray(8)
-          head = Buffer.alloc(0)
-        }
-        const take = Math.min(left, c.length)
-        left -= take
-        c = c.subarray(take)
-        if (left === 0) {
-          left = -1
-          s.write('!')
-        }
-      }
-    })
-  })
-  const port = await listen(server)
-  return { port, close: closer(server, sockets) }
-}
-
-/** A one-byte echo for the connection-rate loop. */
-async function echoTarget(): Promise<Target> {
-  const sockets = new Set<Socket>()
-  const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => undefined)
-    s.pipe(s)
-  })
-  const port = await listen(server)
-  return { port, close: closer(server, sockets) }
 }
 
 type Opener = (port: number) => Promise<Socket>
@@ -180,11 +124,11 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Run `fn` against Debian's microsocks (a small C SOCKS5 server) as a reference, when it is installed. */
-async function withMicrosocks<T>(fn: (port: number) => Promise<T>): Promise<T | undefined> {
+/** Debian's microsocks (a small C SOCKS5 server) as a reference, when it is installed. */
+async function startMicrosocks(): Promise<{ port: number; prog: RunningProgram } | undefined> {
   if (!existsSync(MICROSOCKS)) return undefined
   const port = await freePort()
-  const p = await startProgram(MICROSOCKS, ['-i', '127.0.0.1', '-p', String(port)], async () => {
+  const prog = await startProgram(MICROSOCKS, ['-i', '127.0.0.1', '-p', String(port)], async () => {
     for (;;) {
       const ok = await direct(port).then(
         (s) => (s.destroy(), true),
@@ -194,51 +138,86 @@ async function withMicrosocks<T>(fn: (port: number) => Promise<T>): Promise<T | 
       await new Promise((r) => setTimeout(r, 50))
     }
   })
-  try {
-    return await fn(port)
-  } finally {
-    await p.stop()
-  }
+  return { port, prog }
 }
 
-async function withViaduct<T>(fn: (p: RunningProgram) => Promise<T>): Promise<T> {
-  const v = await startViaduct(['--socks', '127.0.0.1:0', '--allow-private', '127.0.0.0/8', '--connect-port', '*'])
+/** A path measured: its opener (to a target port), and the program to read the peak RSS of. */
+interface Path {
+  path: string
+  open: Opener
+  prog?: RunningProgram
+  note?: string
+}
+
+/** The origin, Viaduct, microsocks (and, with `refs`, the reference relays to `refs`' port) for `fn`. */
+async function withPaths<T>(rows: BenchRow[], group: string, metric: string, refs: keyof OriginPorts | undefined, fn: (origin: OriginPorts, paths: Path[]) => Promise<T>): Promise<T> {
+  const stop: RunningProgram[] = []
   try {
-    return await fn(v)
+    const origin = await startOrigin()
+    stop.push(origin)
+    const v = await startViaduct(['--socks', '127.0.0.1:0', '--allow-private', '127.0.0.0/8', '--connect-port', '*'])
+    stop.push(v)
+    const paths: Path[] = [
+      { path: 'direct', open: direct },
+      { path: 'viaduct socks5', open: viaSocks(v.port('socks')), prog: v },
+    ]
+    for (const variant of viaductVariants()) {
+      const w = await startViaduct(['--socks', '127.0.0.1:0', '--allow-private', '127.0.0.0/8', '--connect-port', '*'], { bin: variant.bin, env: variant.env })
+      stop.push(w)
+      paths.push({ path: `viaduct socks5 (${variant.label})`, open: viaSocks(w.port('socks')), prog: w })
+    }
+    const ms = await startMicrosocks()
+    if (ms) {
+      stop.push(ms.prog)
+      paths.push({ path: 'microsocks', open: viaSocks(ms.port), prog: ms.prog, note: 'reference: a C SOCKS5 server' })
+    } else rows.push({ group, path: 'microsocks', metric, value: NaN, note: 'not installed (Debian package microsocks)' })
+    if (refs) {
+      for (const r of await startReferenceRelays(origin.info[refs], (path, note) => rows.push({ group, path, metric, value: NaN, note }))) {
+        stop.push(r.prog)
+        // a fixed-target relay: the target port asked for is the one it was started with
+        paths.push({ path: r.path, open: () => direct(r.port), prog: r.prog, note: 'reference: no handshake, the ceiling of a relay here' })
+      }
+    }
+    return await fn(origin.info, paths)
   } finally {
-    await v.stop()
+    for (const p of stop.reverse()) await p.stop()
   }
 }
 
 const throughputScenario: Scenario = {
   name: 'socks5-connect-throughput',
-  description: 'one SOCKS5 CONNECT tunnel, bulk upload, MiB/s: direct vs through Viaduct',
+  description: 'one SOCKS5 CONNECT tunnel, bulk upload, MiB/s: direct vs through Viaduct (and reference relays: the ceiling)',
   async run(opts: BenchOptions): Promise<BenchRow[]> {
-    const size = (opts.quick ? 128 : 1024) * MiB
-    const target = await sinkTarget()
+    const group = 'socks5-connect-throughput'
+    const size = (opts.quick ? 32 : 256) * MiB
+    const rounds = opts.quick ? 3 : 7
     const rows: BenchRow[] = []
-    try {
-      opts.progress('socks5 throughput: direct')
-      // a short warm-up so both paths run JIT-compiled code
-      await throughput(direct, target.port, 8 * MiB, opts.seconds)
-      const d = await throughput(direct, target.port, size, opts.seconds)
-      rows.push({ group: 'socks5-connect-throughput', path: 'direct', metric: 'MiB/s', value: d.mibps, note: `${d.bytes / MiB} MiB upload` })
-      await withViaduct(async (v) => {
-        opts.progress('socks5 throughput: viaduct socks5')
-        const via = viaSocks(v.port('socks'))
-        await throughput(via, target.port, 8 * MiB, opts.seconds)
-        const r = await throughput(via, target.port, size, opts.seconds)
-        rows.push({ group: 'socks5-connect-throughput', path: 'viaduct socks5', metric: 'MiB/s', value: r.mibps, note: `${r.bytes / MiB} MiB upload` })
-        rows.push({ group: 'socks5-connect-throughput', path: 'viaduct socks5', metric: 'peak RSS MiB', value: v.peakRssMiB() })
+    await withPaths(rows, group, 'MiB/s', 'sink', async (origin, paths) => {
+      for (const p of paths) {
+        opts.progress(`warm-up ${p.path}`)
+        await throughput(p.open, origin.sink, 8 * MiB, opts.seconds)
+      }
+      const cpu = new Map<Path, { ms: number; bytes: number }>(paths.map((p) => [p, { ms: 0, bytes: 0 }]))
+      const samples = await interleave(paths, rounds, nowMs() + opts.seconds * 1000 * paths.length, async (p, r) => {
+        opts.progress(`round ${r + 1}/${rounds} ${p.path}`)
+        const c0 = p.prog?.cpuMs() ?? NaN
+        const res = await throughput(p.open, origin.sink, size, opts.seconds)
+        const c = cpu.get(p)!
+        c.ms += (p.prog?.cpuMs() ?? NaN) - c0
+        c.bytes += res.bytes
+        return res.mibps
       })
-      await withMicrosocks(async (port) => {
-        opts.progress('socks5 throughput: microsocks')
-        const r = await throughput(viaSocks(port), target.port, size, opts.seconds)
-        rows.push({ group: 'socks5-connect-throughput', path: 'microsocks', metric: 'MiB/s', value: r.mibps, note: `${r.bytes / MiB} MiB upload (reference: a C SOCKS5 server)` })
-      })
-    } finally {
-      await target.close()
-    }
+      for (const p of paths) {
+        const s = samples.get(p) ?? []
+        rows.push({ group, path: p.path, metric: 'MiB/s', value: median(s), note: `${spread(s)} x ${size / MiB} MiB upload${p.note ? `; ${p.note}` : ''}` })
+      }
+      // CPU the relay process spent per GiB relayed: what the load elsewhere on the machine hardly changes
+      for (const p of paths) {
+        const c = cpu.get(p)!
+        if (p.prog && Number.isFinite(c.ms) && c.bytes > 0) rows.push({ group, path: p.path, metric: 'CPU ms/GiB', value: c.ms / (c.bytes / (1024 * MiB)), note: 'proxy process only (10 ms ticks)' })
+      }
+      for (const p of paths) if (p.path.startsWith('viaduct socks5') && p.prog) rows.push({ group, path: p.path, metric: 'peak RSS MiB', value: p.prog.peakRssMiB() })
+    })
     return rows
   },
 }
@@ -250,27 +229,26 @@ function rateScenario(concurrency: number): Scenario {
     description: `${concurrency} concurrent clients opening SOCKS5 CONNECT tunnels in a loop (connect, 1-byte echo, close), conn/s: direct vs through Viaduct`,
     async run(opts: BenchOptions): Promise<BenchRow[]> {
       // bounded in count as well as time: TIME_WAIT sockets use up loopback ports
-      const maxTotal = opts.quick ? Math.max(2 * concurrency, 2000) : Math.max(5 * concurrency, 10_000)
-      const target = await echoTarget()
+      const perRound = opts.quick ? Math.max(2 * concurrency, 1000) : Math.max(3 * concurrency, 3000)
+      const rounds = 3
       const rows: BenchRow[] = []
-      try {
-        opts.progress(`${group}: direct`)
-        const d = await connRate(direct, target.port, concurrency, maxTotal, opts.seconds)
-        rows.push({ group, path: 'direct', metric: 'conn/s', value: d.rate, note: `${d.done} connections, ${d.failed} failed` })
-        await withViaduct(async (v) => {
-          opts.progress(`${group}: viaduct socks5`)
-          const r = await connRate(viaSocks(v.port('socks')), target.port, concurrency, maxTotal, opts.seconds)
-          rows.push({ group, path: 'viaduct socks5', metric: 'conn/s', value: r.rate, note: `${r.done} connections, ${r.failed} failed` })
-          rows.push({ group, path: 'viaduct socks5', metric: 'peak RSS MiB', value: v.peakRssMiB() })
+      await withPaths(rows, group, 'conn/s', undefined, async (origin, paths) => {
+        const totals = new Map<Path, { done: number; failed: number }>(paths.map((p) => [p, { done: 0, failed: 0 }]))
+        const samples = await interleave(paths, rounds, nowMs() + opts.seconds * 1000 * paths.length * rounds, async (p, r) => {
+          opts.progress(`round ${r + 1}/${rounds} ${p.path}`)
+          const res = await connRate(p.open, origin.echo, concurrency, perRound, opts.seconds)
+          const t = totals.get(p)!
+          t.done += res.done
+          t.failed += res.failed
+          return res.rate
         })
-        await withMicrosocks(async (port) => {
-          opts.progress(`${group}: microsocks`)
-          const r = await connRate(viaSocks(port), target.port, concurrency, maxTotal, opts.seconds)
-          rows.push({ group, path: 'microsocks', metric: 'conn/s', value: r.rate, note: `${r.done} connections, ${r.failed} failed (reference: a C SOCKS5 server)` })
-        })
-      } finally {
-        await target.close()
-      }
+        for (const p of paths) {
+          const s = samples.get(p) ?? []
+          const t = totals.get(p)!
+          rows.push({ group, path: p.path, metric: 'conn/s', value: median(s), note: `${spread(s)} rounds; ${t.done} connections, ${t.failed} failed${p.note ? `; ${p.note}` : ''}` })
+          if (p.prog && p.path.startsWith('viaduct socks5')) rows.push({ group, path: p.path, metric: 'peak RSS MiB', value: p.prog.peakRssMiB() })
+        }
+      })
       return rows
     },
   }
