@@ -17,12 +17,19 @@ export interface DialRequest {
   host: string
   port: number
   signal?: AbortSignal
+  /**
+   * net.connect's `onread` (read into the caller's buffers, see http/read-pump.ts), for a socket dialled
+   * directly. A dialer that cannot apply it (an upstream proxy's tunnel) ignores it and says so in the result.
+   */
+  onread?: { buffer: () => Uint8Array; callback: (bytes: number, buf: Uint8Array) => boolean }
 }
 
 export interface DialResult {
   socket: Socket
   /** The address actually connected to, "ip:port" (or the upstream's, when chained). */
   remote: string
+  /** True when the socket reads through req.onread (no 'data' events). */
+  onread?: boolean
 }
 
 /** An HTTP upstream proxy that plain-HTTP requests are forwarded to in absolute form. */
@@ -108,8 +115,8 @@ export class DirectDialer implements Dialer {
     let last: unknown
     for (const ip of addrs) {
       try {
-        const socket = await connectOnce(ip, req.port, this.opts.connectTimeoutMs, req.signal)
-        return { socket, remote: isIP(ip) === 6 ? `[${ip}]:${req.port}` : `${ip}:${req.port}` }
+        const socket = await connectOnce(ip, req.port, this.opts.connectTimeoutMs, req.signal, req.onread)
+        return { socket, remote: isIP(ip) === 6 ? `[${ip}]:${req.port}` : `${ip}:${req.port}`, onread: req.onread !== undefined }
       } catch (err) {
         last = err
         if ((err as NodeJS.ErrnoException).code === 'ABORT_ERR') break
@@ -138,9 +145,9 @@ export function specialUseName(name: string): string[] | null {
 }
 
 /** Connect one TCP socket with a timeout and an abort signal. */
-export function connectOnce(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+export function connectOnce(host: string, port: number, timeoutMs: number, signal?: AbortSignal, onread?: DialRequest['onread']): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host, port, noDelay: true })
+    const sock = connect(onread ? { host, port, noDelay: true, onread } : { host, port, noDelay: true })
     let timer: NodeJS.Timeout | undefined
     const cleanup = () => {
       if (timer) clearTimeout(timer)

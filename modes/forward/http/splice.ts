@@ -1,11 +1,13 @@
 /**
- * Splice two sockets both ways with backpressure (pipe), half-close passed on, an idle timeout, and one
- * close reason: who ended first, or the error that ended it.
+ * Splice two sockets both ways with backpressure (pipe, or for target-to-client bytes the target's
+ * ReadPump), half-close passed on, an idle timeout, and one close reason: who ended first, or the error that
+ * ended it.
  */
 import type { Socket } from 'node:net'
 import { CoreErrors } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { mapDialError } from '../dial.js'
+import type { ReadPump } from './read-pump.js'
 
 /** After one side closed gracefully, how long the other may still flush before it is destroyed. */
 export const GRACE_MS = 2000
@@ -15,6 +17,8 @@ export interface SpliceOptions {
   idleMs: number
   /** For error messages: "host:port". */
   what: string
+  /** The pump `target` was dialled with (its `onread`): target-to-client bytes go through it, not pipe. */
+  pump?: ReadPump
 }
 
 /** Resolves (never rejects) with the close reason and detail once both sockets are closed. */
@@ -56,7 +60,8 @@ export function splice(client: Socket, target: Socket, opts: SpliceOptions): Pro
       target.setTimeout(opts.idleMs, idle)
     }
     client.pipe(target)
-    target.pipe(client)
+    if (opts.pump) opts.pump.attach(target, client)
+    else target.pipe(client)
     client.resume()
   })
 }

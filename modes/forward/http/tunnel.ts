@@ -11,6 +11,7 @@ import { HttpErrors } from './errors.js'
 import { hostFieldProblem, serializeHead, viaValue } from './headers.js'
 import { asViaductError, replyRaw } from './replies.js'
 import { splice } from './splice.js'
+import { ReadPump } from './read-pump.js'
 import { parseRequestTarget } from './target.js'
 
 export function handleConnect(env: HttpEnv, req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -42,8 +43,9 @@ export function handleConnect(env: HttpEnv, req: IncomingMessage, socket: Socket
     return fail(e)
   }
   socket.pause()
-  ctx.dialer.dial({ host, port, signal: abort.signal }).then(
-    ({ socket: target, remote }) => {
+  const pump = new ReadPump()
+  ctx.dialer.dial({ host, port, signal: abort.signal, onread: pump.onread }).then(
+    ({ socket: target, remote, onread }) => {
       socket.off('close', onEarlyClose)
       if (socket.destroyed || session.handle.closed) {
         target.destroy()
@@ -55,7 +57,7 @@ export function handleConnect(env: HttpEnv, req: IncomingMessage, socket: Socket
       const h = env.via ? ['Via', viaValue(req.httpVersion, env.via)] : []
       socket.write(serializeHead(200, 'Connection established', h))
       if (head.length > 0) target.write(head)
-      void splice(socket, target, { idleMs: ctx.config.limits.idleTimeoutMs, what: `${host}:${port}` }).then(({ reason, detail }) => session.close(reason, detail))
+      void splice(socket, target, { idleMs: ctx.config.limits.idleTimeoutMs, what: `${host}:${port}`, pump: onread ? pump : undefined }).then(({ reason, detail }) => session.close(reason, detail))
     },
     (e) => {
       socket.off('close', onEarlyClose)

@@ -26,6 +26,7 @@ import {
 import { Command, Method, Reply, Socks4Reply } from './constants.js'
 import { SocksErrors } from './errors.js'
 import { splice, type SpliceHandle } from './splice.js'
+import { ReadPump } from '../http/read-pump.js'
 import { UdpAssociation, type Resolver } from './udp.js'
 import { bindOnce } from './bind.js'
 
@@ -257,7 +258,8 @@ export class SocksSession {
   private async connect(req: SocksRequest): Promise<void> {
     this.ctx.policy.checkDestination(req.host, req.port, true)
     this.abort = new AbortController()
-    const { socket: target, remote } = await this.ctx.dialer.dial({ host: req.host, port: req.port, signal: this.abort.signal })
+    const pump = new ReadPump()
+    const { socket: target, remote, onread } = await this.ctx.dialer.dial({ host: req.host, port: req.port, signal: this.abort.signal, onread: pump.onread })
     this.abort = undefined
     if (this.socket.destroyed || this.stage === 'done') {
       target.destroy()
@@ -270,7 +272,7 @@ export class SocksSession {
     const early = this.takeEarly()
     if (early.length > 0) target.write(early)
     this.relaying = true
-    this.spliced = splice(this.socket, target, { clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs })
+    this.spliced = splice(this.socket, target, { clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs, pump: onread ? pump : undefined })
     this.socket.resume()
     const out = await this.spliced.done
     this.finish(out.reason, out.detail)

@@ -7,6 +7,7 @@ import type { Clock, Timer } from '../../../src/core/clock.js'
 import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { mapDialError } from '../dial.js'
+import type { ReadPump } from '../http/read-pump.js'
 
 export interface SpliceOutcome {
   /** A CloseReason value or a VIADUCT_ERR_* code. */
@@ -20,7 +21,8 @@ export interface SpliceHandle {
   readonly done: Promise<SpliceOutcome>
 }
 
-export function splice(client: Socket, target: Socket, opts: { clock: Clock; idleTimeoutMs: number }): SpliceHandle {
+/** `pump`: the ReadPump `target` was dialled with (its `onread`); target-to-client bytes then go through it. */
+export function splice(client: Socket, target: Socket, opts: { clock: Clock; idleTimeoutMs: number; pump?: ReadPump }): SpliceHandle {
   let outcome: SpliceOutcome | undefined
   const settle = (o: SpliceOutcome) => {
     outcome ??= o
@@ -40,7 +42,8 @@ export function splice(client: Socket, target: Socket, opts: { clock: Clock; idl
     client.destroy()
   })
   client.pipe(target)
-  target.pipe(client)
+  if (opts.pump) opts.pump.attach(target, client)
+  else target.pipe(client)
 
   let timer: Timer | undefined
   let last = -1
