@@ -2,11 +2,14 @@
 import type { ForwardContext } from '../context.js'
 import type { LiveSessions } from './accounting.js'
 import type { UpstreamPools } from './agents.js'
+import type { DestinationChecks } from './destinations.js'
 
 export interface HttpEnv {
   ctx: ForwardContext
   pools: UpstreamPools
   live: LiveSessions
+  /** forward.access checks of plain-HTTP destinations (allowed answers remembered for a moment). */
+  destinations: DestinationChecks
   /** Via pseudonym, or null when Via is off. */
   via: string | null
   /** Realm of the 407 challenge. */

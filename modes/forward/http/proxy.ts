@@ -14,6 +14,7 @@ import { CloseReason } from '../../../src/core/ledger.js'
 import { ConnectionSet, formatHostPort, listenTcp, once, stopAccepting, type ListenerInfo } from '../../../src/core/service.js'
 import { MODE_NAME, type ForwardContext, type ForwardService, type SocketAcceptor } from '../context.js'
 import { LiveSessions, openSession, registerSocket } from './accounting.js'
+import { DestinationChecks } from './destinations.js'
 import { UpstreamPools } from './agents.js'
 import type { HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
@@ -57,6 +58,7 @@ export class HttpProxy implements ForwardService, SocketAcceptor {
       ctx,
       pools: new UpstreamPools(ctx.dialer, cfg.limits.connectTimeoutMs),
       live,
+      destinations: new DestinationChecks(() => ctx.policy, ctx.core.clock),
       via: viaPseudonym(cfg.http.via),
       realm: cfg.authRealm,
       address: () => this.bound || formatHostPort(cfg.http.listen?.host ?? '127.0.0.1', cfg.http.listen?.port ?? 0),
