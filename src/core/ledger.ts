@@ -148,7 +148,7 @@ class Session implements SessionHandle {
       if (k === 'meta') this.rec.meta = { ...this.rec.meta, ...(v as SessionRecord['meta']) }
       else (this.rec as unknown as Record<string, unknown>)[k] = v
     }
-    this.ledger.emit('update', this.snapshot())
+    if (this.ledger.listenerCount('update') > 0) this.ledger.emit('update', this.snapshot())
   }
 
   /** Current totals across meters and manual counts. */
@@ -179,6 +179,11 @@ class Session implements SessionHandle {
     this.ledger.finish(this)
   }
 
+  /** Mode and protocol without a copy (for the 'bytes' event). */
+  get kind(): { mode: string; protocol: string } {
+    return this.rec
+  }
+
   snapshot(): SessionRecord {
     const c = this.count()
     return { ...this.rec, meta: this.rec.meta && { ...this.rec.meta }, bytesUp: c.up, bytesDown: c.down }
@@ -189,7 +194,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   readonly clock: Clock
   private readonly historySize: number
   private readonly liveMap = new Map<string, Session>()
+  /** Closed records in a ring: `history[(head + i) % size]` for i < historyCount, oldest first. */
   private readonly history: SessionRecord[] = []
+  private historyHead = 0
+  private historyCount = 0
   private seq = 0
   private readonly totals: LedgerStats = { live: 0, total: 0, byMode: {}, reasons: {} }
   private sampler: ReturnType<Clock['setInterval']> | undefined
@@ -213,7 +221,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     m.total++
     this.totals.live++
     this.totals.total++
-    this.emit('open', s.snapshot())
+    if (this.listenerCount('open') > 0) this.emit('open', s.snapshot())
     return s
   }
 
@@ -230,17 +238,37 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   /** Closed sessions, newest first, optionally of one mode. */
   recent(mode?: string, limit = this.historySize): SessionRecord[] {
     const out: SessionRecord[] = []
-    for (let i = this.history.length - 1; i >= 0 && out.length < limit; i--) {
-      const r = this.history[i]
+    for (let i = this.historyCount - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.historyAt(i)
       if (!mode || r.mode === mode) out.push(r)
     }
     return out
   }
 
+  private historyAt(i: number): SessionRecord {
+    return this.history[(this.historyHead + i) % this.historySize]
+  }
+
+  private remember(rec: SessionRecord): void {
+    if (this.historySize === 0) return
+    if (this.historyCount < this.historySize) {
+      this.history[(this.historyHead + this.historyCount) % this.historySize] = rec
+      this.historyCount++
+    } else {
+      // full: overwrite the oldest (O(1), where splice(0, 1) moved the whole array on every close)
+      this.history[this.historyHead] = rec
+      this.historyHead = (this.historyHead + 1) % this.historySize
+    }
+  }
+
   get(id: string): SessionRecord | undefined {
     const s = this.liveMap.get(id)
     if (s) return s.snapshot()
-    return this.history.find((r) => r.id === id)
+    for (let i = 0; i < this.historyCount; i++) {
+      const r = this.historyAt(i)
+      if (r.id === id) return r
+    }
+    return undefined
   }
 
   stats(): LedgerStats {
@@ -289,8 +317,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     m.bytesDown += rec.bytesDown
     this.totals.live--
     this.totals.reasons[rec.reason ?? 'unknown'] = (this.totals.reasons[rec.reason ?? 'unknown'] ?? 0) + 1
-    this.history.push(rec)
-    if (this.history.length > this.historySize) this.history.splice(0, this.history.length - this.historySize)
+    this.remember(rec)
     this.emit('close', rec)
     for (const w of this.waiters) w()
     this.waiters.clear()
@@ -302,8 +329,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const down = c.down - s.reported.down
     if (up === 0 && down === 0) return
     s.reported = c
-    const r = s.snapshot()
-    this.emit('bytes', { id: s.id, mode: r.mode, protocol: r.protocol, up, down })
+    if (this.listenerCount('bytes') === 0) return
+    const k = s.kind
+    this.emit('bytes', { id: s.id, mode: k.mode, protocol: k.protocol, up, down })
   }
 
   private modeTotals(mode: string) {

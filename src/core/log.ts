@@ -74,14 +74,19 @@ export function sessionFields(r: SessionRecord): Record<string, unknown> {
  * Opens are debug (a busy proxy opens thousands a second), closes are info; error closes are warn.
  */
 export function logLedger(ledger: Ledger, log: Logger): () => void {
-  const onOpen = (r: SessionRecord) => log.debug({ event: 'session.open', ...sessionFields(r) }, 'session open')
+  // Build the fields only when the line will be written: a busy proxy closes thousands of sessions a second.
+  const onOpen = (r: SessionRecord) => {
+    if (log.isLevelEnabled('debug')) log.debug({ event: 'session.open', ...sessionFields(r) }, 'session open')
+  }
   const onClose = (r: SessionRecord) => {
     const isError = r.reason?.startsWith('VIADUCT_ERR_') ?? false
+    if (!log.isLevelEnabled(isError ? 'warn' : 'info')) return
     const fields = { event: 'session.close', ...sessionFields(r) }
     if (isError) log.warn(fields, `session closed: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`)
     else log.info(fields, 'session closed')
   }
-  ledger.on('open', onOpen)
+  // With debug off, no 'open' listener: the ledger then skips building an open snapshot altogether.
+  if (log.isLevelEnabled('debug')) ledger.on('open', onOpen)
   ledger.on('close', onClose)
   return () => {
     ledger.off('open', onOpen)

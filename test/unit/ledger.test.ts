@@ -33,6 +33,26 @@ t.test('history is a bounded ring, newest first', async (t) => {
   t.same(ledger.recent().map((r) => r.client), ['c', 'b'])
 })
 
+t.test('the ring wraps many times and still finds records by id and mode', async (t) => {
+  const ledger = new Ledger({ clock: new ManualClock(), historySize: 5, sampleIntervalMs: 0 })
+  const ids: string[] = []
+  for (let i = 0; i < 23; i++) {
+    const s = ledger.open({ mode: i % 2 ? 'relay' : 'forward', protocol: 'x', client: String(i) })
+    ids.push(s.id)
+    s.close('completed')
+  }
+  t.same(ledger.recent().map((r) => r.client), ['22', '21', '20', '19', '18'])
+  t.same(ledger.recent('relay').map((r) => r.client), ['21', '19'])
+  t.same(ledger.recent(undefined, 2).map((r) => r.client), ['22', '21'])
+  t.equal(ledger.get(ids[18])?.client, '18', 'oldest kept is found')
+  t.equal(ledger.get(ids[17]), undefined, 'older ones are gone')
+  t.equal(new Ledger({ historySize: 0, sampleIntervalMs: 0 }).recent().length, 0)
+  const zero = new Ledger({ historySize: 0, sampleIntervalMs: 0 })
+  zero.open({ mode: 'm', protocol: 'p', client: 'c' }).close('completed')
+  t.same(zero.recent(), [], 'historySize 0 keeps nothing')
+  t.equal(zero.stats().total, 1, 'but still counts')
+})
+
 t.test('bytes events report deltas on each sample', async (t) => {
   const clock = new ManualClock()
   const ledger = new Ledger({ clock, sampleIntervalMs: 1000 })
