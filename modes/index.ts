@@ -13,3 +13,5 @@ export { forwardMode, relayMode }
 export { Gateway } from '../src/gateway.js'
 export { Ledger } from '../src/core/ledger.js'
 export { loadConfig } from '../src/config/load.js'
+export { connectPeer, PeerDatagram, mintToken } from './relay/pairing/client.js'
+export type { ConnectPeerOptions, PeerStream, PairingInfo, PeerAddress } from './relay/pairing/client.js'
