@@ -22,6 +22,14 @@ export class RelayMode implements Mode {
   }
 
   async listen(): Promise<ListenerInfo[]> {
+    // Safe defaults refuse everyone; say so once at start instead of leaving a user to wonder why.
+    const { pairing, turn } = this.ctx.config
+    if (pairing.listen && pairing.secrets.length === 0) {
+      this.ctx.core.log.warn({ event: 'config.warning', key: 'relay.pairing.secrets' }, 'pairing relay has no secret: every registration is refused until --relay-secret is set')
+    }
+    if ((turn.listen || turn.tls.listen) && turn.users.length === 0 && turn.secrets.length === 0) {
+      this.ctx.core.log.warn({ event: 'config.warning', key: 'relay.turn.users' }, 'TURN has no users or secrets: Binding works, every Allocate gets 401 until --turn-user or --turn-secret is set')
+    }
     const out: ListenerInfo[] = []
     try {
       for (const s of this.services) out.push(...(await s.listen()))

@@ -160,3 +160,16 @@ t.test('config-reference prints the generated reference', async (t) => {
   t.equal(r.code, 0)
   t.equal(r.stdout, readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8'), 'same as docs/configuration.md')
 })
+
+t.test('a relay with no credentials starts but warns that it refuses everyone', async (t) => {
+  const g = start([...OFF, '--relay', '127.0.0.1:0', '--turn', '127.0.0.1:0', '--log-level', 'warn', '--log-pretty', 'false'])
+  t.teardown(() => g.child.kill('SIGKILL'))
+  await g.ready
+  await new Promise((r) => setTimeout(r, 200))
+  const { stdout } = g.out()
+  const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event?: string; key?: string; msg?: string })
+  t.ok(lines.some((l) => l.event === 'config.warning' && l.key === 'relay.pairing.secrets'), 'warns about the missing relay secret')
+  t.ok(lines.some((l) => l.event === 'config.warning' && l.key === 'relay.turn.users'), 'warns about missing TURN credentials')
+  g.child.kill('SIGTERM')
+  t.equal(await g.exited, 0)
+})
