@@ -14,6 +14,8 @@ import { MODE_NAME } from '../context.js'
 
 interface SocketBook {
   listener: string
+  /** The client's "ip:port", formatted once per connection (not once per request). */
+  client?: string
   /** Counter values where the last closed session stopped. */
   read: number
   written: number
@@ -70,7 +72,8 @@ export function openSession(ledger: Ledger, live: LiveSessions, socket: Socket, 
     registerSocket(socket, 'http')
     book = books.get(socket)!
   }
-  const handle = ledger.open({ mode: MODE_NAME, client: remoteOf(socket), listener: book.listener, ...init })
+  book.client ??= remoteOf(socket)
+  const handle = ledger.open({ mode: MODE_NAME, client: book.client, listener: book.listener, ...init })
   live.add(handle)
   if (!book.owner || book.owner.closed) start(book, socket, handle)
   else book.waiting.push(handle)

@@ -11,7 +11,7 @@ import { mapDialError } from '../dial.js'
 import { openSession, type OpenedSession } from './accounting.js'
 import { clientIp, type HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
-import { applyForwardedFor, hostFieldProblem, maxForwards, stripHopByHop, traceBody, viaValue } from './headers.js'
+import { forwardRequestFields, hostFieldProblem, maxForwards, stripHopByHop, traceBody, viaValue } from './headers.js'
 import { infoPage } from './info-page.js'
 import { asViaductError, replyError } from './replies.js'
 import { parseRequestTarget, type HttpTarget, type RequestTarget } from './target.js'
@@ -97,8 +97,7 @@ export function buildRequestHeaders(env: HttpEnv, req: IncomingMessage, t: HttpT
   // RFC 9112 §3.2.2: "When a proxy receives a request with an absolute-form of request-target, the proxy
   // MUST ignore the received Host header field (if any) and instead replace it with the host information of
   // the request-target."
-  let h = ['Host', t.hostHeader, ...stripHopByHop(req.rawHeaders, mf === null ? {} : { drop: ['max-forwards'] })]
-  h = applyForwardedFor(h, env.ctx.config.http.xForwardedFor, clientIp(req.socket.remoteAddress))
+  const h = forwardRequestFields(req.rawHeaders, t.hostHeader, mf !== null, env.ctx.config.http.xForwardedFor, clientIp(req.socket.remoteAddress))
   if (mf !== null) h.push('Max-Forwards', String(mf))
   if (env.via) h.push('Via', viaValue(req.httpVersion, env.via))
   // The body is delimited the way the client delimited it; node re-chunks a chunked body.

@@ -69,14 +69,53 @@ export interface ForwardHeaderOptions {
  * the fields the proxy rebuilds (Host, Content-Length).
  */
 export function stripHopByHop(raw: RawHeaders, opts: ForwardHeaderOptions = {}): string[] {
-  const named = connectionOptions(raw)
-  const drop = new Set((opts.drop ?? []).map((d) => d.toLowerCase()))
   const out: string[] = []
+  forwardableInto(out, raw, opts.drop && opts.drop.length > 0 ? new Set(opts.drop.map((d) => d.toLowerCase())) : undefined)
+  return out
+}
+
+/** True when a Connection or Proxy-Connection field is present (then its options must be honoured). */
+function hasConnectionField(raw: RawHeaders): boolean {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]
+    // cheap length filter before lowercasing: "connection" is 10 characters, "proxy-connection" 16
+    if ((n.length === 10 || n.length === 16) && (n.toLowerCase() === 'connection' || n.toLowerCase() === 'proxy-connection')) return true
+  }
+  return false
+}
+
+/**
+ * Append to `out` the fields of `raw` that a proxy forwards (stripHopByHop's rule), skipping `drop` too.
+ * With `forwardedFor`, X-Forwarded-For fields are skipped and their values collected there instead.
+ * One pass and no Set unless a Connection field is present: this runs for every forwarded message.
+ */
+function forwardableInto(out: string[], raw: RawHeaders, drop: ReadonlySet<string> | undefined, forwardedFor?: string[]): void {
+  const named = hasConnectionField(raw) ? connectionOptions(raw) : undefined
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i].toLowerCase()
-    if (HOP_BY_HOP.has(name) || REBUILT.has(name) || named.has(name) || drop.has(name)) continue
+    if (HOP_BY_HOP.has(name) || REBUILT.has(name) || named?.has(name) || drop?.has(name)) continue
+    if (forwardedFor && name === 'x-forwarded-for') {
+      forwardedFor.push(raw[i + 1])
+      continue
+    }
     out.push(raw[i], raw[i + 1])
   }
+}
+
+const DROP_MAX_FORWARDS: ReadonlySet<string> = new Set(['max-forwards'])
+
+/**
+ * The request fields for the origin in one pass: `Host` first, then the forwardable fields of `raw` in
+ * their order (without Max-Forwards when `dropMaxForwards`), then X-Forwarded-For per `mode`. The same
+ * result as `applyForwardedFor(['Host', host, ...stripHopByHop(raw, ...)], mode, clientIp)`.
+ */
+export function forwardRequestFields(raw: RawHeaders, host: string, dropMaxForwards: boolean, mode: ForwardedForMode, clientIp: string): string[] {
+  const out: string[] = ['Host', host]
+  const prior: string[] = []
+  forwardableInto(out, raw, dropMaxForwards ? DROP_MAX_FORWARDS : undefined, prior)
+  if (mode === 'off') return out
+  if (mode === 'replace' || prior.length === 0) out.push('X-Forwarded-For', clientIp)
+  else out.push('X-Forwarded-For', [...prior.map((p) => p.trim()).filter(Boolean), clientIp].join(', '))
   return out
 }
 
