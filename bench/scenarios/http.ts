@@ -206,13 +206,17 @@ interface GetPath {
   requests: number
   errors: number
   seconds: number
+  /** The proxy process (none for direct), and the CPU ms it spent during the measured rounds. */
+  prog?: RunningProgram
+  cpuMs: number
 }
 
-function getPath(path: string, origin: OriginPorts, proxyPort: number | undefined, concurrency: number): GetPath {
+function getPath(path: string, origin: OriginPorts, proxy: Proxy | undefined, concurrency: number): GetPath {
+  const proxyPort = proxy?.port
   const dispatcher: Dispatcher = proxyPort
     ? new ProxyAgent({ uri: `http://127.0.0.1:${proxyPort}`, proxyTunnel: false, connections: concurrency })
     : new Pool(`http://127.0.0.1:${origin.http}`, { connections: concurrency })
-  return { path, dispatcher, latencies: [], requests: 0, errors: 0, seconds: 0 }
+  return { path, dispatcher, latencies: [], requests: 0, errors: 0, seconds: 0, prog: proxy?.prog, cpuMs: 0 }
 }
 
 /** Rounds of short GET loads over every path in turn; rows with the median req/s and pooled p50/p99. */
@@ -224,7 +228,7 @@ async function measureGets(origin: OriginPorts, proxies: Proxy[], size: '1k' | '
   const perRound = opts.quick ? (size === '1k' ? 1500 : 400) : size === '1k' ? 20_000 : 5000
   const slice = Math.max(0.25, opts.seconds / (opts.quick ? 2 : 4))
   const url = `http://127.0.0.1:${origin.http}/${size}`
-  const paths = [getPath('direct', origin, undefined, concurrency), ...proxies.map((p) => getPath(p.path, origin, p.port, concurrency))]
+  const paths = [getPath('direct', origin, undefined, concurrency), ...proxies.map((p) => getPath(p.path, origin, p, concurrency))]
   try {
     for (const p of paths) {
       opts.progress(`${group}: warm-up ${p.path}`)
@@ -232,7 +236,9 @@ async function measureGets(origin: OriginPorts, proxies: Proxy[], size: '1k' | '
     }
     const samples = await interleave(paths, rounds, nowMs() + opts.seconds * 1000 * paths.length * rounds, async (p, r) => {
       opts.progress(`${group}: round ${r + 1}/${rounds} ${p.path}`)
+      const c0 = p.prog?.cpuMs() ?? NaN
       const res = await getLoad(p.dispatcher, url, concurrency, perRound, slice)
+      p.cpuMs += (p.prog?.cpuMs() ?? NaN) - c0
       p.latencies.push(...res.latencies)
       p.requests += res.count
       p.errors += res.errors
@@ -248,6 +254,10 @@ async function measureGets(origin: OriginPorts, proxies: Proxy[], size: '1k' | '
         { group, path: p.path, metric: 'p50 ms', value: percentile(p.latencies, 50) },
         { group, path: p.path, metric: 'p99 ms', value: percentile(p.latencies, 99) },
       )
+      // CPU the proxy process spent per request served: what load elsewhere on the machine hardly changes
+      if (p.prog && Number.isFinite(p.cpuMs) && p.requests > 0) {
+        rows.push({ group, path: p.path, metric: 'CPU µs/req', value: (p.cpuMs * 1000) / p.requests, note: 'proxy process only (10 ms ticks), all measured rounds' })
+      }
     }
     return rows
   } finally {
@@ -313,7 +323,9 @@ const httpGets: Scenario = {
       // plus a reference: the least a Node.js proxy can do (no policy, no ledger, no header rules)
       const starters = [...proxies(rows, 'http-get-1k', 'req/s'), { path: 'node http proxy', start: startNodeHttpProxy }]
       await withProxies(starters, async (ps) => {
-        for (const size of ['1k', '100k'] as const) rows.push(...(await measureGets(origin, ps, size, opts)))
+        // VIADUCT_BENCH_GET_SIZES=1k: only the 1 KiB GETs (quicker A/B loops while tuning)
+        const only = process.env.VIADUCT_BENCH_GET_SIZES?.split(',')
+        for (const size of ['1k', '100k'] as const) if (!only || only.includes(size)) rows.push(...(await measureGets(origin, ps, size, opts)))
       })
     })
     return rows
