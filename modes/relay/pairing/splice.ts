@@ -9,6 +9,7 @@
 import type { Duplex } from 'node:stream'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { PairErrors } from './errors.js'
+import { readIntoPool, userBufferReads } from './user-buffer.js'
 
 /** One side of a splice. */
 export interface SpliceEnd {
@@ -76,7 +77,10 @@ export class Splice {
 
   private wire(src: SpliceEnd, dst: SpliceEnd, dir: 'up' | 'down', name: 'a' | 'b'): void {
     const s = src.stream
+    // what the socket buffered before pairing still comes as 'data'
     s.on('data', (chunk: Buffer) => this.forward(chunk, src, dst, dir))
+    // new reads of a plain TCP socket go into reused buffers (user-buffer.ts: half the CPU per GiB)
+    if (userBufferReads(s)) readIntoPool(s, (chunk, release) => this.forward(chunk, src, dst, dir, release))
     s.on('end', () => {
       // A WebSocket's stream ends first and closes after; its close code (already known here) tells a
       // normal end from a dropped connection, which must reset the other side, not half-close it.
@@ -111,8 +115,9 @@ export class Splice {
     })
   }
 
-  private forward(chunk: Buffer, src: SpliceEnd, dst: SpliceEnd, dir: 'up' | 'down'): void {
-    if (this.reason !== undefined) return
+  /** `release`: the chunk's pooled buffer may be reused (called once the write finished, or now if none). */
+  private forward(chunk: Buffer, src: SpliceEnd, dst: SpliceEnd, dir: 'up' | 'down', release?: () => void): void {
+    if (this.reason !== undefined) return release?.()
     let c = chunk
     let limitHit = false
     if (this.opts.maxBytes > 0) {
@@ -124,8 +129,10 @@ export class Splice {
     }
     this.total += c.length
     if (c.length) this.opts.onBytes(dir, c.length)
-    if (dst.stream.destroyed || dst.stream.writableEnded) return
-    const ok = c.length ? dst.stream.write(c) : true
+    if (dst.stream.destroyed || dst.stream.writableEnded) return release?.()
+    let ok = true
+    if (!c.length) release?.()
+    else ok = release ? dst.stream.write(c, release) : dst.stream.write(c)
     if (limitHit) {
       this.stop(PairErrors.VIADUCT_ERR_PAIR_BYTES_LIMIT, `${this.opts.maxBytes} bytes`, true)
       return
