@@ -7,7 +7,8 @@
  * Datagrams from unknown 5-tuples that are not a hello are dropped and counted, never answered.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
-import type { AddressInfo } from 'node:net'
+import { lookup as dnsLookup } from 'node:dns'
+import { isIP, type AddressInfo } from 'node:net'
 import type { Timer } from '../../../src/core/clock.js'
 import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import { CloseReason, type SessionHandle } from '../../../src/core/ledger.js'
@@ -21,6 +22,24 @@ import type { Registration, Rendezvous } from './rendezvous.js'
 import { encodePaired, encodeRefusal, encodeWaiting, type PeerAddress } from './status.js'
 
 const LISTENER = 'pairing-udp'
+
+/**
+ * Kernel socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max). The default
+ * receive buffer (about 208 KiB) holds fewer than 100 datagrams of 1,200 bytes (each costs its skb's
+ * truesize, about 2.3 KiB): a burst from one peer while the event loop is busy overflowed it and was lost.
+ */
+export const UDP_BUFFER_BYTES = 4 << 20
+
+/**
+ * dgram resolves every destination through a lookup function (dns.lookup by default: one process.nextTick
+ * per datagram sent). The relay only sends to the IP literals it observed, so it answers synchronously.
+ */
+function ipLiteralLookup(address: string, family: number, cb: (err: Error | null, address: string, family: number) => void): void {
+  const f = isIP(address)
+  if (f !== 0) return cb(null, address, f)
+  // a host name (a listen address like "localhost"): the usual resolver
+  dnsLookup(address, family, (err, a, fam) => cb(err, a, fam))
+}
 
 interface UdpPeer {
   key: string
@@ -86,11 +105,18 @@ export class UdpPairing {
   }
 
   async listen(at: HostPort, type: 'udp4' | 'udp6'): Promise<AddressInfo> {
-    const sock = createSocket({ type, reuseAddr: false })
+    const sock = createSocket({ type, reuseAddr: false, lookup: ipLiteralLookup as never })
     this.sock = sock
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo))
     sock.on('error', (err) => this.ctx.core.log.debug({ event: 'error', err }, 'pairing udp socket error'))
-    return bindUdp(sock, at)
+    const info = await bindUdp(sock, at)
+    try {
+      sock.setRecvBufferSize(UDP_BUFFER_BYTES)
+      sock.setSendBufferSize(UDP_BUFFER_BYTES)
+    } catch {
+      // not permitted: keep the defaults
+    }
+    return info
   }
 
   stats(): UdpStats {
