@@ -17,7 +17,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { startViaduct, type RunningProgram } from '../harness.js'
+import { startReferenceRelays, startViaduct, type RunningProgram } from '../harness.js'
 import { interleave, median, nowMs, percentile, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 import { connectPeer, type PeerDatagram } from '../../modes/relay/pairing/client.js'
@@ -66,6 +66,21 @@ async function directPair(): Promise<StreamPair> {
   const [b] = await accepted
   await once(a, 'connect').catch(() => undefined)
   server.close()
+  for (const s of [a, b]) s.on('error', () => undefined)
+  return { a, b, close: () => (a.destroy(), b.destroy()) }
+}
+
+/**
+ * A pair through a reference relay (node pipe / C splice, bench/harness.ts): B is the connection the relay
+ * dials to `server` (a listener in this process), A the one this process opens to the relay.
+ */
+async function referencePair(server: ReturnType<typeof createServer>, relayPort: number): Promise<StreamPair> {
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const a = connect({ host: '127.0.0.1', port: relayPort, noDelay: true })
+  const connected = once(a, 'connect')
+  const [b] = await accepted
+  b.setNoDelay(true)
+  await connected
   for (const s of [a, b]) s.on('error', () => undefined)
   return { a, b, close: () => (a.destroy(), b.destroy()) }
 }
@@ -133,32 +148,53 @@ async function pingPong(p: StreamPair, count: number, seconds: number): Promise<
 
 const tcpThroughput: Scenario = {
   name: 'pair-tcp-throughput',
-  description: 'one TCP pairing, bulk upload A -> B, MiB/s: direct loopback vs through Viaduct\'s pairing relay',
+  description: "one TCP pairing, bulk upload A -> B, MiB/s and the relay's CPU ms/GiB: direct loopback vs Viaduct's pairing relay vs reference relays (node pipe, C splice)",
   async run(opts: BenchOptions): Promise<BenchRow[]> {
     const group = 'pair-tcp-throughput'
     const size = (opts.quick ? 32 : 256) * MiB
     const rounds = opts.quick ? 3 : 7
-    return withRelay(async (relay, prog) => {
-      const paths = [
-        { path: 'direct', pair: await directPair() },
-        { path: VIADUCT, pair: await relayPair(relay) },
-      ]
-      try {
-        for (const p of paths) {
-          opts.progress(`warm-up ${p.path}`)
-          await upload(p.pair, 8 * MiB, opts.seconds)
+    const rows: BenchRow[] = []
+    // the reference relays dial this listener; each accepted connection is a B side
+    const sink = createServer({ noDelay: true })
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+    const refs = await startReferenceRelays((sink.address() as AddressInfo).port, (path, note) => rows.push({ group, path, metric: 'MiB/s', value: NaN, note }))
+    try {
+      return await withRelay(async (relay, prog) => {
+        const paths: Array<{ path: string; pair: StreamPair; prog?: RunningProgram; cpuMs: number; bytes: number }> = [
+          { path: 'direct', pair: await directPair(), cpuMs: 0, bytes: 0 },
+          { path: VIADUCT, pair: await relayPair(relay), prog, cpuMs: 0, bytes: 0 },
+        ]
+        for (const r of refs) paths.push({ path: r.path, pair: await referencePair(sink, r.port), prog: r.prog, cpuMs: 0, bytes: 0 })
+        try {
+          for (const p of paths) {
+            opts.progress(`warm-up ${p.path}`)
+            await upload(p.pair, 8 * MiB, opts.seconds)
+          }
+          const samples = await interleave(paths, rounds, nowMs() + opts.seconds * 1000 * paths.length * rounds, async (p, r) => {
+            opts.progress(`round ${r + 1}/${rounds} ${p.path}`)
+            const c0 = p.prog?.cpuMs() ?? NaN
+            const t0 = nowMs()
+            const mibs = await upload(p.pair, size, opts.seconds * 2)
+            p.cpuMs += (p.prog?.cpuMs() ?? NaN) - c0
+            p.bytes += mibs * MiB * ((nowMs() - t0) / 1000)
+            return mibs
+          })
+          for (const p of paths) rows.push({ group, path: p.path, metric: 'MiB/s', value: median(samples.get(p)!), note: `${spread(samples.get(p)!)} x ${size / MiB} MiB` })
+          for (const p of paths) {
+            if (p.prog && Number.isFinite(p.cpuMs) && p.bytes > 0) {
+              rows.push({ group, path: p.path, metric: 'CPU ms/GiB', value: p.cpuMs / (p.bytes / (1024 * MiB)), note: 'relay process only (10 ms ticks), all measured rounds' })
+            }
+          }
+          rows.push({ group, path: VIADUCT, metric: 'peak RSS MiB', value: prog.peakRssMiB() })
+          return rows
+        } finally {
+          for (const p of paths) p.pair.close()
         }
-        const samples = await interleave(paths, rounds, nowMs() + opts.seconds * 1000 * paths.length * rounds, async (p, r) => {
-          opts.progress(`round ${r + 1}/${rounds} ${p.path}`)
-          return upload(p.pair, size, opts.seconds * 2)
-        })
-        const rows: BenchRow[] = paths.map((p) => ({ group, path: p.path, metric: 'MiB/s', value: median(samples.get(p)!), note: `${spread(samples.get(p)!)} x ${size / MiB} MiB` }))
-        rows.push({ group, path: VIADUCT, metric: 'peak RSS MiB', value: prog.peakRssMiB() })
-        return rows
-      } finally {
-        for (const p of paths) p.pair.close()
-      }
-    })
+      })
+    } finally {
+      sink.close()
+      await Promise.all(refs.map((r) => r.prog.stop()))
+    }
   },
 }
 
@@ -241,7 +277,7 @@ async function relayDgram(relay: string): Promise<DgramPath> {
 }
 
 /** Send `max` datagrams (or until the deadline) in bursts; count what B receives. */
-async function blast(p: DgramPath, size: number, max: number, seconds: number): Promise<{ rate: number; loss: number; sent: number }> {
+async function blast(p: DgramPath, size: number, max: number, seconds: number): Promise<{ rate: number; loss: number; sent: number; got: number }> {
   let got = 0
   p.onMessage(() => got++)
   const buf = Buffer.alloc(size, 0x63)
@@ -260,7 +296,7 @@ async function blast(p: DgramPath, size: number, max: number, seconds: number): 
     await new Promise((r) => setTimeout(r, 50))
   }
   p.offMessage()
-  return { rate: got / (sendMs / 1000), loss: (100 * (sent - got)) / sent, sent }
+  return { rate: got / (sendMs / 1000), loss: (100 * (sent - got)) / sent, sent, got }
 }
 
 function udpRate(size: number): Scenario {
@@ -274,9 +310,16 @@ function udpRate(size: number): Scenario {
         const paths = [await directDgram(), await relayDgram(relay)]
         try {
           const res = new Map(paths.map((p) => [p, [] as Array<{ rate: number; loss: number }>]))
+          let cpuMs = 0
+          let delivered = 0
           await interleave(paths, 3, nowMs() + opts.seconds * 1000 * 6, async (p, r) => {
             opts.progress(`round ${r + 1}/3 ${p.path}`)
+            const c0 = prog.cpuMs()
             const x = await blast(p, size, Math.ceil(max / 3), opts.seconds)
+            if (p.path === VIADUCT_UDP) {
+              cpuMs += prog.cpuMs() - c0
+              delivered += x.got
+            }
             res.get(p)!.push(x)
             return x.rate
           })
@@ -286,6 +329,7 @@ function udpRate(size: number): Scenario {
             rows.push({ group, path: p.path, metric: 'datagrams/s', value: median(s.map((x) => x.rate)), note: spread(s.map((x) => x.rate)) })
             rows.push({ group, path: p.path, metric: 'loss %', value: median(s.map((x) => x.loss)) })
           }
+          if (delivered > 0) rows.push({ group, path: VIADUCT_UDP, metric: 'CPU µs/datagram', value: (cpuMs * 1000) / delivered, note: 'relay process CPU per datagram delivered (10 ms ticks), all rounds' })
           rows.push({ group, path: VIADUCT_UDP, metric: 'peak RSS MiB', value: prog.peakRssMiB() })
           return rows
         } finally {
