@@ -1,5 +1,5 @@
 /**
- * The pairing relay's pooled reads (modes/relay/pairing/user-buffer.ts) on real loopback sockets: this node
+ * The pairing relay's pooled reads (src/core/user-buffer.ts) on real loopback sockets: this node
  * supports them (else the relay silently falls back to 'data' events and twice the CPU per GiB), bytes that
  * arrived before the switch come first and in order, buffers are reused only after release, and a paused
  * socket stops reading.
@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
-import { readIntoPool, userBufferReads } from '../../modes/relay/pairing/user-buffer.js'
+import { readIntoPool, userBufferReads } from '../../src/core/user-buffer.js'
 
 async function socketPair(t: Test): Promise<[Socket, Socket]> {
   const server = createServer()

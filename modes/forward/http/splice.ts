@@ -1,11 +1,12 @@
 /**
- * Splice two sockets both ways with backpressure (pipe, or for target-to-client bytes the target's
- * ReadPump), half-close passed on, an idle timeout, and one close reason: who ended first, or the error that
- * ended it.
+ * Splice two sockets both ways with backpressure (pipe, or for client-to-target bytes pooled reads
+ * (src/core/user-buffer.ts) and for target-to-client bytes the target's ReadPump), half-close passed on,
+ * an idle timeout, and one close reason: who ended first, or the error that ended it.
  */
 import type { Socket } from 'node:net'
 import { CoreErrors } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
+import { pipePooled } from '../../../src/core/user-buffer.js'
 import { mapDialError } from '../dial.js'
 import type { ReadPump } from './read-pump.js'
 
@@ -32,7 +33,7 @@ export function splice(client: Socket, target: Socket, opts: SpliceOptions): Pro
       detail ??= d
     }
     const onClose = (self: Socket, other: Socket) => (hadError: boolean) => {
-      // an abrupt end on one side ends the other now; a graceful one was passed on by pipe (end)
+      // an abrupt end on one side ends the other now; a graceful one was passed on by pipe or pipePooled (end)
       if (hadError || !self.readableEnded) other.destroy()
       else if (!other.destroyed) {
         // the other side gets what is queued, then goes: nobody is left to receive what it would still send
@@ -59,7 +60,8 @@ export function splice(client: Socket, target: Socket, opts: SpliceOptions): Pro
       client.setTimeout(opts.idleMs, idle)
       target.setTimeout(opts.idleMs, idle)
     }
-    client.pipe(target)
+    // client-to-target bytes: read into reused buffers when the client socket can (src/core/user-buffer.ts)
+    if (!pipePooled(client, target)) client.pipe(target)
     if (opts.pump) opts.pump.attach(target, client)
     else target.pipe(client)
     client.resume()

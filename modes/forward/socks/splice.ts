@@ -1,11 +1,13 @@
 /**
- * Join a client socket and a target socket both ways, with backpressure (pipe), half-close passed on
- * in each direction, an idle timeout on the clock, and one outcome once both sockets are closed.
+ * Join a client socket and a target socket both ways, with backpressure (pipe, or pooled reads from
+ * src/core/user-buffer.ts), half-close passed on in each direction, an idle timeout on the clock, and one
+ * outcome once both sockets are closed.
  */
 import type { Socket } from 'node:net'
 import type { Clock, Timer } from '../../../src/core/clock.js'
 import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
+import { pipePooled } from '../../../src/core/user-buffer.js'
 import { mapDialError } from '../dial.js'
 import type { ReadPump } from '../http/read-pump.js'
 
@@ -41,7 +43,8 @@ export function splice(client: Socket, target: Socket, opts: { clock: Clock; idl
     settle({ reason: e.code, detail: e.message })
     client.destroy()
   })
-  client.pipe(target)
+  // client-to-target bytes: read into reused buffers when the client socket can (src/core/user-buffer.ts)
+  if (!pipePooled(client, target)) client.pipe(target)
   if (opts.pump) opts.pump.attach(target, client)
   else target.pipe(client)
 

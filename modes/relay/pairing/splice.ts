@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { PairErrors } from './errors.js'
-import { readIntoPool, userBufferReads } from './user-buffer.js'
+import { readIntoPool, userBufferReads } from '../../../src/core/user-buffer.js'
 
 /** One side of a splice. */
 export interface SpliceEnd {

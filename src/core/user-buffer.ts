@@ -11,6 +11,9 @@
  * is told to (`useUserBuffer`). The symbols are taken from a probe socket made with `onread`; if this node
  * does not have them, `userBufferReads` says so and the caller keeps 'data' events.
  *
+ * Used by the pairing relay (both sides) and by forward tunnels for client-to-target bytes (pipePooled):
+ * SOCKS5 uploads cost about 2.5x the CPU per GiB of a plain node relay with `pipe`.
+ *
  * Backpressure is the caller's: it pauses the socket (pause() stops the handle reading in this mode) when
  * the other side's write buffer is full. A buffer is reused only after the write that carried it finished,
  * so the pool holds only the buffers in flight (a few, bounded by that pause).
@@ -88,4 +91,32 @@ export function readIntoPool(s: Socket, onChunk: (chunk: Buffer, release: () => 
   s.pause()
   ;(s as unknown as { _handle: Handle })._handle.useUserBuffer!(first)
   if (!wasPaused) s.resume()
+}
+
+/**
+ * `src.pipe(dst)` (backpressure, 'end' passed on as dst.end(), src set flowing) with src read into pooled
+ * buffers. Returns false, doing nothing, when src cannot (userBufferReads): the caller pipes. What src had
+ * buffered before the switch is written first, in order; a chunk arriving once dst is ended or destroyed is
+ * dropped (pipe unpipes then too).
+ */
+export function pipePooled(src: Socket, dst: Socket): boolean {
+  if (!userBufferReads(src)) return false
+  const write = (chunk: Buffer, release?: () => void) => {
+    if (dst.destroyed || dst.writableEnded) return release?.()
+    const ok = release ? dst.write(chunk, () => release()) : dst.write(chunk)
+    if (!ok && !src.isPaused()) {
+      src.pause()
+      dst.once('drain', () => {
+        if (!src.destroyed) src.resume()
+      })
+    }
+  }
+  // what src buffered before the switch still comes as 'data', ahead of the pooled reads
+  src.on('data', (chunk: Buffer) => write(chunk))
+  readIntoPool(src, write)
+  src.once('end', () => {
+    if (!dst.writableEnded) dst.end()
+  })
+  src.resume()
+  return true
 }
