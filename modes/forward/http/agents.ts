@@ -30,7 +30,12 @@ class DialingAgent extends Agent {
       const host = String(o.host ?? '')
       const port = Number(o.port)
       this.open(host, port).then(
-        (s) => cb(null, s),
+        (s) => {
+          // what net.createConnection does with the Agent's `timeout` option (ours dials itself): the socket
+          // starts with the pool timeout, so a request whose own `timeout` equals it is still timed
+          if (opts.timeout) s.setTimeout(opts.timeout)
+          cb(null, s)
+        },
         (e) => cb(e as Error),
       )
       return undefined

@@ -16,6 +16,9 @@ import { infoPage } from './info-page.js'
 import { asViaductError, replyError } from './replies.js'
 import { parseRequestTarget, type HttpTarget, type RequestTarget } from './target.js'
 
+/** A listener that swallows an error already handled elsewhere (one function, not a closure per request). */
+function ignore(): void {}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const PROXY_METHODS = 'GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH'
 
@@ -117,7 +120,12 @@ function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTa
   const up = env.pools.httpUpstreamFor(t.host, t.port)
   const headers = up?.authorization ? [...baseHeaders, 'Proxy-Authorization', up.authorization] : baseHeaders
   const what = up ? `upstream proxy ${up.host}:${up.port} for ${t.url}` : `${t.hostHeader}`
+  const idleMs = ctx.config.limits.idleTimeoutMs
+  // The idle timeout as a request option rather than out.setTimeout(): node's Agent then sets it on the
+  // socket as it hands the socket over (and restores its own pool timeout when the socket is free again),
+  // without the extra 'socket' and 'timeout' listeners out.setTimeout() adds for every request.
   const out = request({
+    timeout: idleMs > 0 ? idleMs : undefined,
     agent: up ? env.pools.forProxy(up) : env.pools.direct,
     host: up ? up.host : t.host,
     port: up ? up.port : t.port,
@@ -138,8 +146,7 @@ function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTa
       timer = clock.setTimeout(() => out.destroy(new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_TIMEOUT, `${what}: no response within ${timeoutMs} ms`)), timeoutMs)
     }
   })
-  const idleMs = ctx.config.limits.idleTimeoutMs
-  if (idleMs > 0) out.setTimeout(idleMs, () => out.destroy(new ViaductError(CoreErrors.VIADUCT_ERR_SESSION_IDLE, `${what}: no traffic for ${idleMs} ms`)))
+  if (idleMs > 0) out.once('timeout', () => out.destroy(new ViaductError(CoreErrors.VIADUCT_ERR_SESSION_IDLE, `${what}: no traffic for ${idleMs} ms`)))
 
   out.on('error', (e) => {
     clock.clearTimeout(timer)
@@ -172,7 +179,7 @@ function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTa
       upRes.destroy()
       return hooks.fail(new ViaductError(HttpErrors.VIADUCT_ERR_HTTP_BAD_RESPONSE, `${what}: ${(e as Error).message}`))
     }
-    upRes.on('error', () => undefined)
+    upRes.on('error', ignore)
     upRes.once('close', () => {
       // the origin went away before the end of its message: close the client connection, never hang it
       if (!upRes.complete) {
