@@ -13,7 +13,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -22,13 +22,12 @@ import { startProgram, startViaduct, type RunningProgram } from '../harness.js'
 import { nowMs, percentile } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 import { TurnClient } from '../../modes/relay/turn/client.js'
+import { WINDOW, directPath, roundTrips, turnChannelPath, udpEchoServer, windowedRate, type Path } from '../datagram-paths.js'
 
 const GROUP = 'turn-udp'
 const USER = 'bench'
 const PASSWORD = `pw-${randomBytes(8).toString('hex')}`
 const REALM = 'bench.viaduct'
-const WINDOW = 32
-const LOST_AFTER_MS = 300
 
 /** A loopback port that is free for UDP and TCP right now (coturn listens on both). */
 export async function findFreeUdpTcpPort(): Promise<number> {
@@ -52,114 +51,6 @@ export function findProgramPath(name: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-interface Path {
-  send(b: Buffer): void
-  onMessage(cb: (b: Buffer) => void): void
-  close(): Promise<void>
-}
-
-function bindUdp(): Promise<UdpSocket> {
-  const s = createSocket('udp4')
-  return new Promise((resolve) => s.bind(0, '127.0.0.1', () => resolve(s)))
-}
-
-async function echoServer(): Promise<UdpSocket> {
-  const s = await bindUdp()
-  s.on('message', (m, from) => s.send(m, from.port, from.address))
-  return s
-}
-
-async function directPath(echoPort: number): Promise<Path> {
-  const s = await bindUdp()
-  return {
-    send: (b) => s.send(b, echoPort, '127.0.0.1'),
-    onMessage: (cb) => void s.on('message', cb),
-    close: () => new Promise((r) => s.close(() => r())),
-  }
-}
-
-async function turnPath(port: number, echoPort: number): Promise<Path> {
-  const c = await TurnClient.connect({ host: '127.0.0.1', port, username: USER, password: PASSWORD })
-  await c.allocate()
-  const peer = { family: 4 as const, address: '127.0.0.1', port: echoPort }
-  await c.createPermission(peer)
-  await c.channelBind(0x4000, peer)
-  return {
-    send: (d) => c.sendChannel(0x4000, d),
-    onMessage: (cb) => void c.on('data', (d) => cb(d)),
-    close: async () => {
-      await c.refresh(0).catch(() => undefined)
-      await c.close()
-    },
-  }
-}
-
-/** One datagram at a time; one not back within LOST_AFTER_MS counts as lost. */
-async function roundTrips(p: Path, count: number, deadline: number): Promise<{ samples: number[]; lost: number }> {
-  const samples: number[] = []
-  let lost = 0
-  let waiting: (() => void) | undefined
-  p.onMessage(() => waiting?.())
-  const msg = Buffer.alloc(100, 0x61)
-  for (let i = 0; i < count && nowMs() < deadline; i++) {
-    const t0 = nowMs()
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), LOST_AFTER_MS)
-      waiting = () => {
-        clearTimeout(timer)
-        resolve(true)
-      }
-      p.send(msg)
-    })
-    waiting = undefined
-    if (ok) samples.push(nowMs() - t0)
-    else lost++
-  }
-  return { samples, lost }
-}
-
-/** WINDOW datagrams in flight for at most `seconds` or `max` datagrams. */
-async function windowed(p: Path, max: number, seconds: number): Promise<{ pps: number; sent: number; back: number; secs: number }> {
-  const msg = Buffer.alloc(1200, 0x62)
-  let sent = 0
-  let back = 0
-  const t0 = nowMs()
-  const stopAt = t0 + seconds * 1000
-  await new Promise<void>((resolve) => {
-    let inFlight = 0
-    let done = false
-    let lastBack = nowMs()
-    const pump = () => {
-      while (!done && inFlight < WINDOW && sent < max && nowMs() < stopAt) {
-        sent++
-        inFlight++
-        p.send(msg)
-      }
-      if (!done && inFlight === 0) {
-        done = true
-        clearInterval(timer)
-        resolve()
-      }
-    }
-    p.onMessage(() => {
-      if (done) return
-      back++
-      lastBack = nowMs()
-      inFlight = Math.max(0, inFlight - 1)
-      pump()
-    })
-    const timer = setInterval(() => {
-      if (nowMs() - lastBack < LOST_AFTER_MS) return
-      inFlight = 0
-      lastBack = nowMs()
-      pump()
-    }, LOST_AFTER_MS / 3)
-    pump()
-  })
-  const secs = (nowMs() - t0) / 1000
-  return { pps: back / secs, sent, back, secs }
 }
 
 interface UclientRun {
@@ -236,7 +127,7 @@ export async function runTurn(opts: BenchOptions): Promise<BenchRow[]> {
   const q = opts.quick
   const seconds = Math.max(0.2, opts.seconds)
   const rows: BenchRow[] = []
-  const echo = await echoServer()
+  const echo = await udpEchoServer()
   const echoPort = echo.address().port
   const dir = mkdtempSync(join(tmpdir(), 'viaduct-bench-turn-'))
   writeFileSync(join(dir, 'viaduct.json'), JSON.stringify({ relay: { turn: { maxAllocations: 5000, maxAllocationsPerUser: 5000, unauthRepliesPerS: 0, portMin: 45000, portMax: 49999 } } }))
@@ -259,7 +150,7 @@ export async function runTurn(opts: BenchOptions): Promise<BenchRow[]> {
     } else opts.progress('coturn (turnserver) is not installed: no coturn rows')
 
     // 1. Viaduct's TS client: direct and through each server
-    const paths: Array<[string, () => Promise<Path>]> = [['direct', () => directPath(echoPort)], ...servers.map((s) => [s.path, () => turnPath(s.port, echoPort)] as [string, () => Promise<Path>])]
+    const paths: Array<[string, () => Promise<Path>]> = [['direct', () => directPath(echoPort)], ...servers.map((s) => [s.path, () => turnChannelPath(s.port, echoPort, USER, PASSWORD)] as [string, () => Promise<Path>])]
     for (const [path, open] of paths) {
       try {
         opts.progress(`${path}: round trips`)
@@ -271,7 +162,7 @@ export async function runTurn(opts: BenchOptions): Promise<BenchRow[]> {
         rows.push({ group: GROUP, path, metric: 'p99 ms', value: percentile(r.samples, 99), note })
         opts.progress(`${path}: rate`)
         p = await open()
-        const w = await windowed(p, q ? 20_000 : 2_000_000, seconds)
+        const w = await windowedRate(p, q ? 20_000 : 2_000_000, seconds)
         await p.close()
         const wnote = `${w.back} of ${w.sent} datagrams of 1200 B back in ${w.secs.toFixed(1)} s, ${WINDOW} in flight`
         rows.push({ group: GROUP, path, metric: 'pkt/s', value: w.pps, note: wnote })
