@@ -25,27 +25,26 @@ function hmacOver(alg: 'sha1' | 'sha256', key: Buffer, upto: Buffer, attrLen: nu
   return createHmac(alg, key).update(head).digest()
 }
 
-/** Append MESSAGE-INTEGRITY (HMAC-SHA1) to an encoded message. */
-export function appendIntegrity(msg: Buffer, key: Buffer): Buffer {
-  const mac = hmacOver('sha1', key, msg, 20)
-  const out = Buffer.alloc(msg.length + 24)
+/** Append an HMAC attribute of `size` bytes, the header's length already covering it (§14.5, §14.6). */
+function appendMac(msg: Buffer, key: Buffer, alg: 'sha1' | 'sha256', attr: number, size: number): Buffer {
+  const mac = hmacOver(alg, key, msg, size)
+  const out = Buffer.alloc(msg.length + 4 + size)
   msg.copy(out)
-  out.writeUInt16BE(msg.length - HEADER_LENGTH + 24, 2)
-  out.writeUInt16BE(Attr.MESSAGE_INTEGRITY, msg.length)
-  out.writeUInt16BE(20, msg.length + 2)
+  out.writeUInt16BE(msg.length - HEADER_LENGTH + 4 + size, 2)
+  out.writeUInt16BE(attr, msg.length)
+  out.writeUInt16BE(size, msg.length + 2)
   mac.copy(out, msg.length + 4)
   return out
 }
 
+/** Append MESSAGE-INTEGRITY (HMAC-SHA1) to an encoded message. */
+export function appendIntegrity(msg: Buffer, key: Buffer): Buffer {
+  return appendMac(msg, key, 'sha1', Attr.MESSAGE_INTEGRITY, 20)
+}
+
+/** Append MESSAGE-INTEGRITY-SHA256 (untruncated) to an encoded message. */
 export function appendIntegritySha256(msg: Buffer, key: Buffer): Buffer {
-  const mac = hmacOver('sha256', key, msg, 32)
-  const out = Buffer.alloc(msg.length + 36)
-  msg.copy(out)
-  out.writeUInt16BE(msg.length - HEADER_LENGTH + 36, 2)
-  out.writeUInt16BE(Attr.MESSAGE_INTEGRITY_SHA256, msg.length)
-  out.writeUInt16BE(32, msg.length + 2)
-  mac.copy(out, msg.length + 4)
-  return out
+  return appendMac(msg, key, 'sha256', Attr.MESSAGE_INTEGRITY_SHA256, 32)
 }
 
 export type IntegrityResult = 'absent' | 'ok' | 'bad'
