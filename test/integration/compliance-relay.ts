@@ -3,8 +3,7 @@
  * A pairing's record counts relayed payload: up = peer A to peer B, down = B to A. Peer B echoes, so
  * what A sent and got back is what the ledger must say.
  */
-import { once } from 'node:events'
-import type { Driver, OpenSession } from './compliance.test.js'
+import { streamSession, type Driver, type OpenSession } from './compliance-session.js'
 import { turnDriver } from './turn-compliance.js'
 import { addr } from '../helpers/gateway.js'
 import { connectPeer, mintToken } from '../../modes/index.js'
@@ -34,37 +33,7 @@ function streamDriver(transport: 'tcp' | 'ws'): Driver {
       b.on('error', () => undefined)
       a.on('error', () => undefined)
       b.pipe(b as Duplex) // B echoes, and ends when A ends
-      let up = 0
-      let down = 0
-      const closed = once(a, 'close').catch(() => undefined)
-      return {
-        async roundTrip(data) {
-          const chunks: Buffer[] = []
-          let n = 0
-          const got = new Promise<Buffer>((resolve) => {
-            const onData = (d: Buffer) => {
-              chunks.push(d)
-              n += d.length
-              down += d.length
-              if (n >= data.length) {
-                a.off('data', onData)
-                resolve(Buffer.concat(chunks))
-              }
-            }
-            a.on('data', onData)
-          })
-          a.write(data)
-          up += data.length
-          return got
-        },
-        counts: () => ({ up, down }),
-        async end() {
-          a.end()
-          a.resume()
-          await closed
-        },
-        closed,
-      }
+      return streamSession(a)
     },
   }
 }

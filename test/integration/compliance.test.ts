@@ -12,63 +12,11 @@ import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { SocksClient } from 'socks'
 import { startGateway } from '../helpers/gateway.js'
-import type { Gateway } from '../../src/gateway.js'
 import { drivers as relayDrivers } from './compliance-relay.js'
-
-export interface Echo {
-  tcpPort: number
-  udpPort: number
-}
-
-export interface OpenSession {
-  /** Send `data` and resolve once as many bytes came back. */
-  roundTrip(data: Buffer): Promise<Buffer>
-  /** Bytes the client side wrote and read on the wire so far (what the ledger must say). */
-  counts(): { up: number; down: number }
-  /** End the session normally. */
-  end(): Promise<void>
-  /** Resolves when the client side sees the session closed (after destroy). */
-  closed: Promise<unknown>
-}
-
-export interface Driver {
-  name: string
-  mode: string
-  config: Record<string, unknown>
-  open(gw: Gateway, echo: Echo): Promise<OpenSession>
-  /** Reasons a normal end may record. */
-  normalReasons: string[]
-  /** Whether the ledger counts exactly the client socket's bytes (TCP edge) or only payload. */
-}
+import { streamSession, type Driver, type Echo, type OpenSession } from './compliance-session.js'
 
 function tcpSession(sock: Socket): OpenSession {
-  const closed = once(sock, 'close').catch(() => undefined)
-  sock.on('error', () => undefined)
-  return {
-    async roundTrip(data) {
-      const chunks: Buffer[] = []
-      let n = 0
-      const got = new Promise<Buffer>((resolve) => {
-        const onData = (d: Buffer) => {
-          chunks.push(d)
-          n += d.length
-          if (n >= data.length) {
-            sock.off('data', onData)
-            resolve(Buffer.concat(chunks))
-          }
-        }
-        sock.on('data', onData)
-      })
-      sock.write(data)
-      return got
-    },
-    counts: () => ({ up: sock.bytesWritten, down: sock.bytesRead }),
-    async end() {
-      sock.end()
-      await closed
-    },
-    closed,
-  }
+  return streamSession(sock, () => ({ up: sock.bytesWritten, down: sock.bytesRead }))
 }
 
 const forwardDrivers: Driver[] = [
@@ -155,7 +103,7 @@ for (const d of [...forwardDrivers, ...relayDrivers]) {
     t.test('listens on port 0 and accounts bytes exactly', async (t) => {
       const gw = await startGateway(t, d.config)
       for (const l of gw.addresses()) t.ok(l.port > 0, `${l.listener}/${l.transport} got a real port`)
-      const s = await s0(d, gw, echo)
+      const s = await d.open(gw, echo)
       const payload = randomBytes(64 * 1024)
       const back = await s.roundTrip(payload)
       t.ok(back.equals(payload), 'the echo came back intact')
@@ -184,7 +132,7 @@ for (const d of [...forwardDrivers, ...relayDrivers]) {
 
     t.test('destroy() ends live sessions with reason "shutdown"', async (t) => {
       const gw = await startGateway(t, d.config)
-      const s = await s0(d, gw, echo)
+      const s = await d.open(gw, echo)
       const back = await s.roundTrip(Buffer.from('ping'))
       t.equal(back.toString(), 'ping')
       t.equal(gw.ledger.live(d.mode).length, 1, 'one live session')
@@ -195,8 +143,4 @@ for (const d of [...forwardDrivers, ...relayDrivers]) {
       t.equal(gw.ledger.liveCount, 0)
     })
   })
-}
-
-function s0(d: Driver, gw: Gateway, echo: Echo) {
-  return d.open(gw, echo)
 }

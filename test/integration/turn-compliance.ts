@@ -4,7 +4,7 @@
  * what the client sent and got back as ChannelData. Register it in compliance-relay.ts's `drivers`.
  */
 import { once } from 'node:events'
-import type { Driver } from './compliance.test.js'
+import type { Driver } from './compliance-session.js'
 import { addr } from '../helpers/gateway.js'
 import { TurnClient } from '../../modes/relay/turn/client.js'
 
