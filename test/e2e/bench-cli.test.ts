@@ -4,27 +4,15 @@
  * errors. Figures are not judged (no pass/fail on times): only that each path was measured.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { runNode, VIADUCT_BIN } from '../helpers/run-node.js'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-const BIN = fileURLToPath(new URL('../../dist/bin/viaduct.js', import.meta.url))
+const BIN = VIADUCT_BIN
 
-function run(args: string[], timeoutMs = 50_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+function run(args: string[], timeoutMs = 50_000) {
+  return runNode([BIN, ...args], { timeoutMs })
 }
 
 t.test('bench --quick --only contrast,contrast-datagrams prints the table and writes the report', async (t) => {

@@ -3,35 +3,18 @@
  * way a start can fail: one clear line, a non-zero exit, never a stack trace.
  */
 import t, { type Test } from 'tap'
+import { runNode, VIADUCT_BIN, type NodeRun as Run } from '../helpers/run-node.js'
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-const BIN = fileURLToPath(new URL('../../dist/bin/viaduct.js', import.meta.url))
+const BIN = VIADUCT_BIN
 const PKG = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 const OFF = ['--http', 'off', '--socks', 'off', '--mixed', 'off', '--relay', 'off', '--turn', 'off', '--admin', 'off']
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runNode([BIN, ...args], { env: { ...env, NO_COLOR: '1' }, timeoutMs })
 }
 
 /** Start the gateway, wait for its listening block, return the child and the parsed listeners. */

@@ -4,6 +4,7 @@
  * pairing-cli.test.ts and nat-lab.test.ts.
  */
 import t from 'tap'
+import { runNode } from '../helpers/run-node.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -13,19 +14,8 @@ import { adminExtension } from '../../src/admin/index.js'
 
 const example = (p: string) => fileURLToPath(new URL(`../../examples/${p}`, import.meta.url))
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    c.stdout.on('data', (d) => (stdout += d))
-    c.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => c.kill('SIGKILL'), 20_000)
-    c.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+function run(args: string[]) {
+  return runNode(args)
 }
 
 async function freePort(): Promise<number> {
