@@ -81,23 +81,15 @@ export class MixedListener implements ForwardService {
     socket.on('readable', onReadable)
   }
 
-  /**
-   * The handlers own the sessions handed to them; when their own listeners are off the mode does not
-   * close them, so the mixed port does (their close/destroy are safe to call twice).
-   */
-  private handlers(): Array<Partial<ForwardService>> {
-    return [this.http, this.socks] as Array<Partial<ForwardService>>
-  }
-
+  // The handlers own the sessions handed to them; the mode closes them with the mode (mode.ts), even
+  // when their own listeners are off. This listener only owns the sockets still waiting for a byte.
   close = once(async () => {
     if (this.server) await stopAccepting(this.server)
     for (const s of this.waiting) s.destroy()
-    await Promise.all(this.handlers().map((h) => h.close?.()))
   })
 
-  destroy = once(async (err?: Error) => {
+  destroy = once(async () => {
     if (this.server) await stopAccepting(this.server)
     for (const s of this.waiting) s.destroy()
-    await Promise.all(this.handlers().map((h) => h.destroy?.(err)))
   })
 }
