@@ -122,11 +122,14 @@ async function startSquid(bin: string): Promise<Proxy> {
 
 type Starter = { path: string; start: () => Promise<Proxy> }
 
-/** The minimal Node.js forward proxy of bench/relay.ts ("http" mode): what any Node.js HTTP proxy gets here. */
-async function startNodeHttpProxy(): Promise<Proxy> {
+/**
+ * The minimal Node.js forward proxies of bench/relay.ts: "http" (node's client upstream) and "http-undici"
+ * (undici's dispatcher upstream): what any Node.js HTTP proxy of either design gets here.
+ */
+async function startNodeReference(kind: 'http' | 'http-undici', path: string): Promise<Proxy> {
   const [cmd, args] = benchScript('relay')
-  const prog = await startJsonChild<{ port: number }>(cmd, [...args, 'http'])
-  return { path: 'node http proxy', port: prog.info.port, prog, cleanup: () => undefined }
+  const prog = await startJsonChild<{ port: number }>(cmd, [...args, kind])
+  return { path, port: prog.info.port, prog, cleanup: () => undefined }
 }
 
 /** Viaduct always; tinyproxy and Squid when installed (a note row says when they are not). */
@@ -321,7 +324,11 @@ const httpGets: Scenario = {
     const rows: BenchRow[] = []
     await withOrigin(async (origin) => {
       // plus a reference: the least a Node.js proxy can do (no policy, no ledger, no header rules)
-      const starters = [...proxies(rows, 'http-get-1k', 'req/s'), { path: 'node http proxy', start: startNodeHttpProxy }]
+      const starters = [
+        ...proxies(rows, 'http-get-1k', 'req/s'),
+        { path: 'node http proxy', start: () => startNodeReference('http', 'node http proxy') },
+        { path: 'node+undici proxy', start: () => startNodeReference('http-undici', 'node+undici proxy') },
+      ]
       await withProxies(starters, async (ps) => {
         // VIADUCT_BENCH_GET_SIZES=1k: only the 1 KiB GETs (quicker A/B loops while tuning)
         const only = process.env.VIADUCT_BENCH_GET_SIZES?.split(',')

@@ -1,13 +1,15 @@
 /**
  * Pooled keep-alive connections to origins (and to an HTTP upstream proxy), for plain requests.
  *
- * A node:http Agent keyed by host:port whose createConnection goes through the forward Dialer, so every new
- * upstream connection is resolved, checked against the access policy (private ranges, our own listeners)
- * and mapped to a forward error code. A reused connection was checked when it was opened, for the same
- * host:port.
+ * Two pools side by side (see dispatch.ts for why): undici Agents for bodiless requests, and node:http
+ * Agents for requests with a body or `Expect`. Both are keyed by host:port, and both open every connection
+ * through the forward Dialer, so every new upstream connection is resolved, checked against the access
+ * policy (private ranges, our own listeners) and mapped to a forward error code. A reused connection was
+ * checked when it was opened, for the same host:port.
  */
 import { Agent, type AgentOptions } from 'node:http'
 import type { Socket } from 'node:net'
+import { Agent as UndiciAgent, type buildConnector } from 'undici'
 import { ViaductError } from '../../../src/core/errors.js'
 import { connectOnce, mapDialError, type Dialer, type HttpUpstream } from '../dial.js'
 import { ForwardErrors } from '../errors.js'
@@ -50,15 +52,93 @@ const AGENT_OPTIONS: AgentOptions = {
   timeout: FREE_SOCKET_TIMEOUT_MS,
 }
 
+/**
+ * The HTTP version of the first response on a connection ("HTTP/1.0 200 OK" gives "1.0"), or undefined when
+ * the bytes do not start with a status line.
+ */
+export function statusLineVersion(chunk: Buffer): string | undefined {
+  if (chunk.length < 8 || chunk.toString('latin1', 0, 5) !== 'HTTP/') return undefined
+  const v = chunk.toString('latin1', 5, 8)
+  return /^[0-9]\.[0-9]$/.test(v) ? v : undefined
+}
+
+/**
+ * undici's connector over our own dial function (the callback gets a plain TCP socket, or the dial error).
+ * undici does not tell a response's HTTP version, which Via must name (RFC 9110 §7.6.3); the first bytes a
+ * connection receives do, and an origin keeps its version. Only versions other than 1.1 are remembered, so
+ * the map stays empty for today's origins.
+ */
+function connector(open: (host: string, port: number) => Promise<Socket>, versions: Map<string, string>): buildConnector.connector {
+  return (o, cb) => {
+    const port = Number(o.port) || 80
+    open(o.hostname, port).then(
+      (s) => {
+        const key = `${o.hostname}:${port}`
+        // with undici's 'readable' listener in place, every read() also emits 'data': this sees the first chunk
+        s.once('data', (chunk: Buffer) => {
+          const v = statusLineVersion(chunk)
+          if (v && v !== '1.1') versions.set(key, v)
+          else if (versions.size > 0) versions.delete(key)
+        })
+        cb(null, s)
+      },
+      (e: Error) => cb(e, null),
+    )
+  }
+}
+
+function undiciAgent(open: (host: string, port: number) => Promise<Socket>, versions: Map<string, string>): UndiciAgent {
+  return new UndiciAgent({
+    connect: connector(open, versions),
+    keepAliveTimeout: FREE_SOCKET_TIMEOUT_MS,
+    keepAliveMaxTimeout: FREE_SOCKET_TIMEOUT_MS,
+    // the request's own timeouts are set per dispatch (dispatch.ts)
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  })
+}
+
 export class UpstreamPools {
   readonly direct: Agent
+  /** undici's pools for bodiless requests straight to origins. */
+  readonly dispatcher: UndiciAgent
   private readonly proxies = new Map<string, Agent>()
+  private readonly proxyDispatchers = new Map<string, UndiciAgent>()
+  /** "host:port" of upstream servers that answered in another HTTP version than 1.1, and that version. */
+  private readonly versions = new Map<string, string>()
 
   constructor(
     private readonly dialer: Dialer,
     private readonly connectTimeoutMs: number,
   ) {
-    this.direct = new DialingAgent(AGENT_OPTIONS, async (host, port) => (await dialer.dial({ host, port })).socket)
+    const dialOrigin = async (host: string, port: number) => (await dialer.dial({ host, port })).socket
+    this.direct = new DialingAgent(AGENT_OPTIONS, dialOrigin)
+    this.dispatcher = undiciAgent(dialOrigin, this.versions)
+  }
+
+  private dialProxy = async (host: string, port: number): Promise<Socket> => {
+    try {
+      return await connectOnce(host, port, this.connectTimeoutMs)
+    } catch (err) {
+      const mapped = mapDialError(err, `upstream proxy ${host}:${port}`)
+      throw new ViaductError(ForwardErrors.VIADUCT_ERR_UPSTREAM_FAILED, mapped.message, { cause: err })
+    }
+  }
+
+  /** The HTTP version `host:port` answers in (for Via). */
+  responseVersion(host: string, port: number): string {
+    return this.versions.size === 0 ? '1.1' : (this.versions.get(`${host}:${port}`) ?? '1.1')
+  }
+
+  /** undici's pools for bodiless requests in absolute form to an HTTP upstream proxy. */
+  dispatcherForProxy(up: HttpUpstream): UndiciAgent {
+    const key = `${up.host}:${up.port}`
+    let a = this.proxyDispatchers.get(key)
+    if (!a) {
+      a = undiciAgent(this.dialProxy, this.versions)
+      this.proxyDispatchers.set(key, a)
+    }
+    return a
   }
 
   /** The pool of connections to an HTTP upstream proxy (absolute-form requests go there). */
@@ -66,14 +146,7 @@ export class UpstreamPools {
     const key = `${up.host}:${up.port}`
     let a = this.proxies.get(key)
     if (!a) {
-      a = new DialingAgent(AGENT_OPTIONS, async (host, port) => {
-        try {
-          return await connectOnce(host, port, this.connectTimeoutMs)
-        } catch (err) {
-          const mapped = mapDialError(err, `upstream proxy ${host}:${port}`)
-          throw new ViaductError(ForwardErrors.VIADUCT_ERR_UPSTREAM_FAILED, mapped.message, { cause: err })
-        }
-      })
+      a = new DialingAgent(AGENT_OPTIONS, this.dialProxy)
       this.proxies.set(key, a)
     }
     return a
@@ -87,5 +160,8 @@ export class UpstreamPools {
     this.direct.destroy()
     for (const a of this.proxies.values()) a.destroy()
     this.proxies.clear()
+    // undici's destroy returns a promise that settles when its sockets are closed; nothing waits on it
+    for (const a of [this.dispatcher, ...this.proxyDispatchers.values()]) a.destroy().catch(() => undefined)
+    this.proxyDispatchers.clear()
   }
 }

@@ -3,12 +3,13 @@
  * connection to the origin (or to an HTTP upstream proxy), bodies streamed both ways with backpressure.
  * One ledger session per request.
  */
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { request, type IncomingMessage, type ServerResponse } from 'node:http'
 import { CoreErrors, ViaductError, isViaductError } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { ForwardErrors } from '../errors.js'
-import { mapDialError } from '../dial.js'
-import { openSession, type OpenedSession } from './accounting.js'
+import { mapDialError, type HttpUpstream } from '../dial.js'
+import { openSession } from './accounting.js'
+import { dispatchBodiless, type SendHooks } from './dispatch.js'
 import { clientIp, type HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
 import { forwardRequestFields, hostFieldProblem, maxForwards, stripHopByHop, traceBody, viaValue } from './headers.js'
@@ -52,9 +53,9 @@ export function handleRequest(env: HttpEnv, req: IncomingMessage, res: ServerRes
   const session = openSession(ctx.core.ledger, env.live, req.socket, target === undefined ? { protocol: 'http' } : { protocol: 'http', target })
   let reason: string | undefined
   let detail: string | undefined
-  let out: ClientRequest | undefined
+  let abortUp: (() => void) | undefined
   res.once('close', () => {
-    if (out && !out.writableFinished) out.destroy()
+    if (!res.writableFinished) abortUp?.()
     session.close(reason ?? (res.writableFinished ? CloseReason.COMPLETED : CloseReason.CLIENT_CLOSED), detail)
   })
   const fail = (e: unknown) => {
@@ -85,14 +86,25 @@ export function handleRequest(env: HttpEnv, req: IncomingMessage, res: ServerRes
     return answerLocally(req, res)
   }
   const headers = buildRequestHeaders(env, req, t, mf)
-  send(env, req, res, t, headers, expectContinue, session, {
-    setOut: (o) => (out = o),
+  const hooks: SendHooks = {
+    setAbort: (a) => (abortUp = a),
     setReason: (r, d) => {
       reason ??= r
       detail ??= d
     },
     fail,
-  })
+    retry: () => send(env, req, res, t, headers, expectContinue, hooks, 1),
+    mapError: upstreamError,
+  }
+  send(env, req, res, t, headers, expectContinue, hooks, 0)
+}
+
+/** Bodiless requests go through undici (dispatch.ts); those with a body or Expect through node's client. */
+function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTarget, headers: string[], expectContinue: boolean, hooks: SendHooks, attempt: number): void {
+  const up = env.pools.httpUpstreamFor(t.host, t.port)
+  if (!expectContinue && !announcesBody(req)) {
+    dispatchBodiless(env, req, res, t, up?.authorization ? [...headers, 'Proxy-Authorization', up.authorization] : headers, up, attempt, hooks)
+  } else sendWithBody(env, req, res, t, headers, expectContinue, up, hooks, attempt)
 }
 
 /** Headers for the origin: hop-by-hop removed, Host rebuilt, X-Forwarded-For per config, Via added, framing restated. */
@@ -109,15 +121,8 @@ export function buildRequestHeaders(env: HttpEnv, req: IncomingMessage, t: HttpT
   return h
 }
 
-interface SendHooks {
-  setOut(o: ClientRequest): void
-  setReason(r: string, detail?: string): void
-  fail(e: unknown): void
-}
-
-function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTarget, baseHeaders: string[], expectContinue: boolean, session: OpenedSession, hooks: SendHooks, attempt = 0): void {
+function sendWithBody(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTarget, baseHeaders: string[], expectContinue: boolean, up: HttpUpstream | undefined, hooks: SendHooks, attempt: number): void {
   const { ctx } = env
-  const up = env.pools.httpUpstreamFor(t.host, t.port)
   const headers = up?.authorization ? [...baseHeaders, 'Proxy-Authorization', up.authorization] : baseHeaders
   const what = up ? `upstream proxy ${up.host}:${up.port} for ${t.url}` : `${t.hostHeader}`
   const idleMs = ctx.config.limits.idleTimeoutMs
@@ -134,7 +139,9 @@ function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTa
     headers,
     setHost: false,
   })
-  hooks.setOut(out)
+  hooks.setAbort(() => {
+    if (!out.writableFinished) out.destroy()
+  })
   const hasBody = announcesBody(req)
   let responded = false
   const clock = ctx.core.clock
@@ -154,7 +161,7 @@ function send(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTa
     // RFC 9112 §9.3.1: a request on a reused connection the origin closed meanwhile may be retried when it
     // is idempotent; we retry only those without a body, once, before any response byte.
     if (!responded && attempt === 0 && out.reusedSocket && !hasBody && IDEMPOTENT.has(req.method ?? '') && (e as NodeJS.ErrnoException).code === 'ECONNRESET' && !res.destroyed) {
-      return send(env, req, res, t, baseHeaders, expectContinue, session, hooks, 1)
+      return hooks.retry()
     }
     if (responded) {
       hooks.setReason(err.code, err.message)
