@@ -74,12 +74,19 @@ export function stripHopByHop(raw: RawHeaders, opts: ForwardHeaderOptions = {}):
   return out
 }
 
-/** True when a Connection or Proxy-Connection field is present (then its options must be honoured). */
-function hasConnectionField(raw: RawHeaders): boolean {
+/**
+ * True when a Connection or Proxy-Connection field names an option other than "keep-alive" or "close" (then
+ * the options must be honoured field by field). Those two, which nearly every message carries, name nothing
+ * left to remove: Keep-Alive is hop-by-hop anyway, and no field is called "close".
+ */
+function namesConnectionOptions(raw: RawHeaders): boolean {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const n = raw[i]
     // cheap length filter before lowercasing: "connection" is 10 characters, "proxy-connection" 16
-    if ((n.length === 10 || n.length === 16) && (n.toLowerCase() === 'connection' || n.toLowerCase() === 'proxy-connection')) return true
+    if ((n.length === 10 || n.length === 16) && (n.toLowerCase() === 'connection' || n.toLowerCase() === 'proxy-connection')) {
+      const v = raw[i + 1].toLowerCase().trim()
+      if (v !== 'keep-alive' && v !== 'close') return true
+    }
   }
   return false
 }
@@ -90,7 +97,7 @@ function hasConnectionField(raw: RawHeaders): boolean {
  * One pass and no Set unless a Connection field is present: this runs for every forwarded message.
  */
 function forwardableInto(out: string[], raw: RawHeaders, drop: ReadonlySet<string> | undefined, forwardedFor?: string[]): void {
-  const named = hasConnectionField(raw) ? connectionOptions(raw) : undefined
+  const named = namesConnectionOptions(raw) ? connectionOptions(raw) : undefined
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i].toLowerCase()
     if (HOP_BY_HOP.has(name) || REBUILT.has(name) || named?.has(name) || drop?.has(name)) continue
