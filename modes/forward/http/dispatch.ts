@@ -14,7 +14,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { Timer } from '../../../src/core/clock.js'
 import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import type { HttpUpstream } from '../dial.js'
 import { ForwardErrors } from '../errors.js'
@@ -67,7 +66,6 @@ class Exchange {
   private discard = false
   /** The client went away first and the request was aborted: nothing more to say to it. */
   private clientGone = false
-  private timer: Timer | undefined
 
   constructor(
     private readonly env: HttpEnv,
@@ -91,19 +89,10 @@ class Exchange {
     })
   }
 
-  /** The whole request is on the wire: forward.http.responseTimeoutMs counts from here. */
-  onRequestSent(): void {
-    const ms = this.env.ctx.config.http.responseTimeoutMs
-    if (ms > 0 && !this.responded) {
-      this.timer = this.env.ctx.core.clock.setTimeout(() => this.abortUp?.(new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_TIMEOUT, `${this.what}: no response within ${ms} ms`)), ms)
-    }
-  }
-
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     // interim responses (103 Early Hints...) are not forwarded: node's client, on the other path, drops them too
     if (statusCode < 200) return true
     this.responded = true
-    this.env.ctx.core.clock.clearTimeout(this.timer)
     this.resumeUp = resume
     const up = this.up
     if (up && statusCode === 407) {
@@ -150,9 +139,12 @@ class Exchange {
   }
 
   onError(e: Error): void {
-    this.env.ctx.core.clock.clearTimeout(this.timer)
     if (this.clientGone) return
-    const err = dispatchError(e, this.what, this.responded) ?? this.hooks.mapError(e, this.what)
+    const responseMs = this.env.ctx.config.http.responseTimeoutMs
+    const err =
+      (e as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT' && responseMs > 0
+        ? new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_TIMEOUT, `${this.what}: no response within ${responseMs} ms`, { cause: e })
+        : (dispatchError(e, this.what, this.responded) ?? this.hooks.mapError(e, this.what))
     // RFC 9110 §9.2.2: an idempotent request may be sent again when the connection closed under it; we do it
     // once, before any response byte, for requests without a body (the only ones on this path)
     if (!this.responded && this.attempt === 0 && err.code === ForwardErrors.VIADUCT_ERR_TARGET_RESET && IDEMPOTENT.has(this.req.method ?? '')) return this.hooks.retry()
@@ -175,9 +167,11 @@ export function dispatchBodiless(env: HttpEnv, req: IncomingMessage, res: Server
     method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
     headers,
     body: null,
-    // the wait for the response head is timed by onRequestSent (responseTimeoutMs) when that is set, else by
-    // the idle timeout; the body by the idle timeout (undici does not count time the client made it pause)
-    headersTimeout: responseMs > 0 ? 0 : idleMs,
+    // the wait for the response head: forward.http.responseTimeoutMs (504), or the idle timeout when that is
+    // off. undici starts this timer as it writes the request; without a body that is when the request is
+    // sent, where node's path starts its own. The body: the idle timeout (undici does not count time the
+    // client made it pause).
+    headersTimeout: responseMs > 0 ? responseMs : idleMs,
     bodyTimeout: idleMs,
   }
   dispatcher.dispatch(opts, new Exchange(env, req, res, t, up, what, attempt, hooks) as unknown as Dispatcher.DispatchHandler)

@@ -54,7 +54,8 @@ export function handleRequest(env: HttpEnv, req: IncomingMessage, res: ServerRes
   let reason: string | undefined
   let detail: string | undefined
   let abortUp: (() => void) | undefined
-  res.once('close', () => {
+  // 'close' comes once: on() spares the wrapper once() builds for every request
+  res.on('close', () => {
     if (!res.writableFinished) abortUp?.()
     session.close(reason ?? (res.writableFinished ? CloseReason.COMPLETED : CloseReason.CLIENT_CLOSED), detail)
   })
