@@ -11,6 +11,8 @@ import { TurnClient } from '../modes/relay/turn/client.js'
 export const WINDOW = 32
 /** A datagram not back within this many ms counts as lost. */
 export const LOST_AFTER_MS = 300
+/** Bytes per datagram of windowedRate. */
+export const RATE_DATAGRAM_BYTES = 1200
 
 /** A datagram path: send to the echo, hear what comes back. */
 export interface Path {
@@ -85,7 +87,7 @@ export async function roundTrips(p: Path, count: number, deadline: number): Prom
  * lost and the window refilled) for at most `seconds` or `max` datagrams.
  */
 export async function windowedRate(p: Path, max: number, seconds: number): Promise<{ pps: number; sent: number; back: number; secs: number }> {
-  const msg = Buffer.alloc(1200, 0x62)
+  const msg = Buffer.alloc(RATE_DATAGRAM_BYTES, 0x62)
   let sent = 0
   let back = 0
   const t0 = nowMs()

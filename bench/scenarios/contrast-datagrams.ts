@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { startViaduct, type RunningProgram } from '../harness.js'
-import { nowMs, percentile } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 import { connectPeer, type PeerDatagram } from '../../modes/relay/pairing/client.js'
 import { mintToken } from '../../modes/relay/pairing/token.js'
-import { WINDOW, directPath, roundTrips, turnChannelPath, udpEchoServer, windowedRate, type Path } from '../datagram-paths.js'
+import { WINDOW, directPath, turnChannelPath, udpEchoServer, type Path } from '../datagram-paths.js'
+import { measureDatagramPaths, type NamedPath } from '../datagram-rows.js'
 
 const SECRET = `bench-${randomBytes(12).toString('hex')}`
 const TURN_USER = 'bench'
@@ -38,8 +38,6 @@ async function pairUdp(port: number, room: string): Promise<Path> {
 export async function runContrastDatagrams(opts: BenchOptions): Promise<BenchRow[]> {
   const echo = await udpEchoServer()
   const echoPort = echo.address().port
-  const q = opts.quick
-  const seconds = Math.max(0.2, opts.seconds)
   const rows: BenchRow[] = []
   let gw: RunningProgram | undefined
   try {
@@ -55,30 +53,18 @@ export async function runContrastDatagrams(opts: BenchOptions): Promise<BenchRow
     const pairing = child.listeners.find((l) => l.mode === 'relay' && l.transport === 'udp' && l.listener.startsWith('pairing'))
     const turn = child.listeners.find((l) => l.mode === 'relay' && l.transport === 'udp' && l.listener.startsWith('turn'))
     let room = 0
-    const paths: Array<[string, () => Promise<Path>]> = [['direct', () => directPath(echoPort)]]
+    const paths: NamedPath[] = [['direct', () => directPath(echoPort)]]
     if (pairing) paths.push(['viaduct relay pair-udp', () => pairUdp(pairing.port, `bench-udp-${process.pid}-${++room}`)])
     else opts.progress('skipping pair-udp: no pairing listener')
     if (turn) paths.push(['viaduct relay turn-udp', () => turnChannelPath(turn.port, echoPort, TURN_USER, SECRET)])
     else opts.progress('skipping TURN: no turn listener')
-    for (const [path, open] of paths) {
-      try {
-        opts.progress(`${path}: round trips`)
-        let p = await open()
-        const r = await roundTrips(p, q ? 300 : 5000, nowMs() + seconds * 1000)
-        await p.close()
-        rows.push({ group: 'contrast datagram echo 100 B', path, metric: 'p50 ms', value: percentile(r.samples, 50), note: `${r.samples.length} round trips, ${r.lost} lost` })
-        rows.push({ group: 'contrast datagram echo 100 B', path, metric: 'p99 ms', value: percentile(r.samples, 99), note: `${r.samples.length} round trips, ${r.lost} lost` })
-        opts.progress(`${path}: rate`)
-        p = await open()
-        const w = await windowedRate(p, q ? 20_000 : 2_000_000, seconds)
-        await p.close()
-        rows.push({ group: 'contrast datagram rate 1200 B', path, metric: 'pkt/s', value: w.pps, note: `${w.back} of ${w.sent} back, ${WINDOW} in flight` })
-        rows.push({ group: 'contrast datagram rate 1200 B', path, metric: 'loss %', value: w.sent ? (100 * (w.sent - w.back)) / w.sent : NaN })
-      } catch (err) {
-        opts.progress(`${path}: failed (${(err as Error).message})`)
-        rows.push({ group: 'contrast datagram echo 100 B', path, metric: 'p50 ms', value: NaN, note: `failed: ${(err as Error).message}` })
-      }
-    }
+    rows.push(
+      ...(await measureDatagramPaths(opts, paths, {
+        roundTrips: { group: 'contrast datagram echo 100 B', note: (r) => `${r.samples.length} round trips, ${r.lost} lost` },
+        rate: { group: 'contrast datagram rate 1200 B', note: (w) => `${w.back} of ${w.sent} back, ${WINDOW} in flight` },
+        failedMetric: 'p50 ms',
+      })),
+    )
     rows.push({ group: 'contrast memory', path: 'viaduct (pairing, TURN)', metric: 'peak RSS MiB', value: child.peakRssMiB(), note: 'the gateway child after every datagram path' })
   } finally {
     await gw?.stop()

@@ -19,10 +19,11 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startProgram, startViaduct, type RunningProgram } from '../harness.js'
-import { nowMs, percentile } from '../stats.js'
+import { nowMs } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 import { TurnClient } from '../../modes/relay/turn/client.js'
-import { WINDOW, directPath, roundTrips, turnChannelPath, udpEchoServer, windowedRate, type Path } from '../datagram-paths.js'
+import { WINDOW, directPath, turnChannelPath, udpEchoServer } from '../datagram-paths.js'
+import { measureDatagramPaths, type NamedPath } from '../datagram-rows.js'
 
 const GROUP = 'turn-udp'
 const USER = 'bench'
@@ -150,29 +151,14 @@ export async function runTurn(opts: BenchOptions): Promise<BenchRow[]> {
     } else opts.progress('coturn (turnserver) is not installed: no coturn rows')
 
     // 1. Viaduct's TS client: direct and through each server
-    const paths: Array<[string, () => Promise<Path>]> = [['direct', () => directPath(echoPort)], ...servers.map((s) => [s.path, () => turnChannelPath(s.port, echoPort, USER, PASSWORD)] as [string, () => Promise<Path>])]
-    for (const [path, open] of paths) {
-      try {
-        opts.progress(`${path}: round trips`)
-        let p = await open()
-        const r = await roundTrips(p, q ? 300 : 5000, nowMs() + seconds * 1000)
-        await p.close()
-        const note = `${r.samples.length} round trips of 100 B, ${r.lost} lost (TS client, channel to a UDP echo)`
-        rows.push({ group: GROUP, path, metric: 'p50 ms', value: percentile(r.samples, 50), note })
-        rows.push({ group: GROUP, path, metric: 'p99 ms', value: percentile(r.samples, 99), note })
-        opts.progress(`${path}: rate`)
-        p = await open()
-        const w = await windowedRate(p, q ? 20_000 : 2_000_000, seconds)
-        await p.close()
-        const wnote = `${w.back} of ${w.sent} datagrams of 1200 B back in ${w.secs.toFixed(1)} s, ${WINDOW} in flight`
-        rows.push({ group: GROUP, path, metric: 'pkt/s', value: w.pps, note: wnote })
-        rows.push({ group: GROUP, path, metric: 'MiB/s', value: (w.pps * 1200) / (1024 * 1024), note: 'echoed payload per second' })
-        rows.push({ group: GROUP, path, metric: 'loss %', value: w.sent ? (100 * (w.sent - w.back)) / w.sent : NaN })
-      } catch (err) {
-        opts.progress(`${path}: failed (${(err as Error).message})`)
-        rows.push({ group: GROUP, path, metric: 'pkt/s', value: NaN, note: `failed: ${(err as Error).message}` })
-      }
-    }
+    const paths: NamedPath[] = [['direct', () => directPath(echoPort)], ...servers.map((s): NamedPath => [s.path, () => turnChannelPath(s.port, echoPort, USER, PASSWORD)])]
+    rows.push(
+      ...(await measureDatagramPaths(opts, paths, {
+        roundTrips: { group: GROUP, note: (r) => `${r.samples.length} round trips of 100 B, ${r.lost} lost (TS client, channel to a UDP echo)` },
+        rate: { group: GROUP, note: (w) => `${w.back} of ${w.sent} datagrams of 1200 B back in ${w.secs.toFixed(1)} s, ${WINDOW} in flight`, mibPerS: true },
+        failedMetric: 'pkt/s',
+      })),
+    )
 
     // 2. coturn's turnutils_uclient as the load generator, same arguments for both servers
     const uclient = findProgramPath('turnutils_uclient')
