@@ -14,6 +14,8 @@ import { ViaductError } from '../../../src/core/errors.js'
 import { connectOnce, mapDialError, type Dialer, type HttpUpstream } from '../dial.js'
 import { ForwardErrors } from '../errors.js'
 
+/** Upstream servers whose HTTP version (other than 1.1) is remembered for Via. */
+export const MAX_VERSION_ENTRIES = 1024
 /** Idle upstream connections kept per host:port. */
 export const MAX_FREE_SOCKETS_PER_HOST = 64
 /** An idle pooled connection is closed after this long (unless the origin's Keep-Alive hint is shorter). */
@@ -74,13 +76,21 @@ function connector(open: (host: string, port: number) => Promise<Socket>, versio
     open(o.hostname, port).then(
       (s) => {
         const key = `${o.hostname}:${port}`
-        // with undici's 'readable' listener in place, every read() also emits 'data': this sees the first chunk
-        s.once('data', (chunk: Buffer) => {
-          const v = statusLineVersion(chunk)
-          if (v && v !== '1.1') versions.set(key, v)
-          else if (versions.size > 0) versions.delete(key)
-        })
         cb(null, s)
+        // Once undici's 'readable' listener is in place (it attaches after this callback, in a promise job),
+        // each of its read() calls also emits 'data': this listener sees the first chunk without taking it.
+        // Attached earlier, it would switch the socket to flowing mode and could take bytes from undici.
+        setImmediate(() => {
+          if (s.destroyed) return
+          s.once('data', (chunk: Buffer) => {
+            const v = statusLineVersion(chunk)
+            if (v && v !== '1.1') {
+              // bounded: the oldest entry goes first
+              if (versions.size >= MAX_VERSION_ENTRIES && !versions.has(key)) versions.delete(versions.keys().next().value as string)
+              versions.set(key, v)
+            } else if (versions.size > 0) versions.delete(key)
+          })
+        })
       },
       (e: Error) => cb(e, null),
     )
