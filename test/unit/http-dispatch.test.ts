@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { statusLineVersion } from '../../modes/forward/http/agents.js'
+import { MAX_VERSION_ENTRIES, noteVersion, statusLineVersion } from '../../modes/forward/http/agents.js'
 import { dispatchError, originOf } from '../../modes/forward/http/dispatch.js'
 
 t.test('statusLineVersion reads the version of a status line and nothing else', async (t) => {
@@ -39,4 +39,20 @@ t.test('originOf brackets IPv6 hosts', async (t) => {
   t.equal(originOf('127.0.0.1', 8080), 'http://127.0.0.1:8080')
   t.equal(originOf('example.com', 80), 'http://example.com:80')
   t.equal(originOf('::1', 80), 'http://[::1]:80')
+})
+
+t.test('noteVersion remembers only versions other than 1.1, forgets on 1.1, and stays bounded', async (t) => {
+  const m = new Map<string, string>()
+  noteVersion(m, 'a:80', Buffer.from('HTTP/1.1 200 OK\r\n'))
+  t.equal(m.size, 0, '1.1 is not stored')
+  noteVersion(m, 'a:80', Buffer.from('HTTP/1.0 200 OK\r\n'))
+  t.equal(m.get('a:80'), '1.0')
+  noteVersion(m, 'a:80', Buffer.from('HTTP/1.1 200 OK\r\n'))
+  t.equal(m.has('a:80'), false, 'an origin that now answers 1.1 is forgotten')
+  noteVersion(m, 'b:80', Buffer.from('garbage'))
+  t.equal(m.size, 0, 'bytes that are not a status line change nothing')
+  for (let i = 0; i < MAX_VERSION_ENTRIES + 50; i++) noteVersion(m, `h${i}:80`, Buffer.from('HTTP/1.0 200 OK\r\n'))
+  t.equal(m.size, MAX_VERSION_ENTRIES, 'never more than the bound')
+  t.equal(m.has('h0:80'), false, 'the oldest went first')
+  t.equal(m.get(`h${MAX_VERSION_ENTRIES + 49}:80`), '1.0', 'the newest is kept')
 })

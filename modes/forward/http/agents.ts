@@ -65,6 +65,18 @@ export function statusLineVersion(chunk: Buffer): string | undefined {
 }
 
 /**
+ * Remember the HTTP version `key` ("host:port") answered in, when it is not 1.1 (forget it when it is).
+ * Bounded: beyond MAX_VERSION_ENTRIES the oldest entry goes first.
+ */
+export function noteVersion(versions: Map<string, string>, key: string, firstChunk: Buffer): void {
+  const v = statusLineVersion(firstChunk)
+  if (v && v !== '1.1') {
+    if (versions.size >= MAX_VERSION_ENTRIES && !versions.has(key)) versions.delete(versions.keys().next().value as string)
+    versions.set(key, v)
+  } else if (versions.size > 0) versions.delete(key)
+}
+
+/**
  * undici's connector over our own dial function (the callback gets a plain TCP socket, or the dial error).
  * undici does not tell a response's HTTP version, which Via must name (RFC 9110 §7.6.3); the first bytes a
  * connection receives do, and an origin keeps its version. Only versions other than 1.1 are remembered, so
@@ -82,14 +94,7 @@ function connector(open: (host: string, port: number) => Promise<Socket>, versio
         // Attached earlier, it would switch the socket to flowing mode and could take bytes from undici.
         setImmediate(() => {
           if (s.destroyed) return
-          s.once('data', (chunk: Buffer) => {
-            const v = statusLineVersion(chunk)
-            if (v && v !== '1.1') {
-              // bounded: the oldest entry goes first
-              if (versions.size >= MAX_VERSION_ENTRIES && !versions.has(key)) versions.delete(versions.keys().next().value as string)
-              versions.set(key, v)
-            } else if (versions.size > 0) versions.delete(key)
-          })
+          s.once('data', (chunk: Buffer) => noteVersion(versions, key, chunk))
         })
       },
       (e: Error) => cb(e, null),
