@@ -5,12 +5,12 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { ViaductError } from '../../../src/core/errors.js'
+import { splice } from '../splice.js'
 import { openSession } from './accounting.js'
 import type { HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
 import { hostFieldProblem, serializeHead, viaValue } from './headers.js'
 import { asViaductError, replyRaw } from './replies.js'
-import { splice } from './splice.js'
 import { ReadPump } from './read-pump.js'
 import { parseRequestTarget } from './target.js'
 
@@ -57,7 +57,15 @@ export function handleConnect(env: HttpEnv, req: IncomingMessage, socket: Socket
       const h = env.via ? ['Via', viaValue(req.httpVersion, env.via)] : []
       socket.write(serializeHead(200, 'Connection established', h))
       if (head.length > 0) target.write(head)
-      void splice(socket, target, { idleMs: ctx.config.limits.idleTimeoutMs, what: `${host}:${port}`, pump: onread ? pump : undefined }).then(({ reason, detail }) => session.close(reason, detail))
+      // RFC 9110 §9.3.6: a tunnel closes when either side closes (onEnd 'close-both', see ../splice.ts)
+      const tunnel = splice(socket, target, {
+        onEnd: 'close-both',
+        clock: ctx.core.clock,
+        idleTimeoutMs: ctx.config.limits.idleTimeoutMs,
+        what: `${host}:${port}`,
+        pump: onread ? pump : undefined,
+      })
+      void tunnel.done.then(({ reason, detail }) => session.close(reason, detail))
     },
     (e) => {
       socket.off('close', onEarlyClose)

@@ -12,13 +12,13 @@ import { ViaductError } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { mapDialError } from '../dial.js'
 import { ForwardErrors } from '../errors.js'
+import { splice } from '../splice.js'
 import { openSession } from './accounting.js'
 import { clientIp, type HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
 import { upstreamError } from './forward.js'
 import { applyForwardedFor, hostFieldProblem, serializeHead, stripHopByHop, viaValue } from './headers.js'
 import { asViaductError, reasonPhrase, replyRaw } from './replies.js'
-import { splice } from './splice.js'
 import { parseRequestTarget, type HttpTarget } from './target.js'
 
 /** Upgrade token: what may appear in an Upgrade field (RFC 9110 §7.8 protocol = token ["/" token]). */
@@ -104,7 +104,8 @@ export function handleUpgrade(env: HttpEnv, req: IncomingMessage, socket: Socket
     if (upHead.length > 0) socket.write(upHead)
     if (head.length > 0) upSocket.write(head)
     socket.off('close', onEarlyClose)
-    void splice(socket, upSocket, { idleMs: ctx.config.limits.idleTimeoutMs, what }).then(({ reason, detail }) => session.close(reason, detail))
+    const tunnel = splice(socket, upSocket, { onEnd: 'close-both', clock, idleTimeoutMs: ctx.config.limits.idleTimeoutMs, what })
+    void tunnel.done.then(({ reason, detail }) => session.close(reason, detail))
   })
 
   out.once('response', (upRes) => {

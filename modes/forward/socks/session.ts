@@ -25,7 +25,7 @@ import {
 } from './codec.js'
 import { Command, Method, Reply, Socks4Reply } from './constants.js'
 import { SocksErrors } from './errors.js'
-import { splice, type SpliceHandle } from './splice.js'
+import { splice, type SpliceHandle } from '../splice.js'
 import { ReadPump } from '../http/read-pump.js'
 import { UdpAssociation, type Resolver } from './udp.js'
 import { bindOnce } from './bind.js'
@@ -272,7 +272,7 @@ export class SocksSession {
     const early = this.takeEarly()
     if (early.length > 0) target.write(early)
     this.relaying = true
-    this.spliced = splice(this.socket, target, { clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs, pump: onread ? pump : undefined })
+    this.spliced = splice(this.socket, target, { onEnd: 'half-open', clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs, pump: onread ? pump : undefined })
     this.socket.resume()
     const out = await this.spliced.done
     this.finish(out.reason, out.detail)
@@ -311,7 +311,7 @@ export class SocksSession {
     const early = this.takeEarly()
     if (early.length > 0) result.socket.write(early)
     this.relaying = true
-    this.spliced = splice(this.socket, result.socket, { clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs })
+    this.spliced = splice(this.socket, result.socket, { onEnd: 'half-open', clock: this.ctx.core.clock, idleTimeoutMs: this.ctx.config.limits.idleTimeoutMs })
     this.socket.resume()
     const out = await this.spliced.done
     this.finish(out.reason, out.detail)

@@ -19,7 +19,7 @@ import type { Timer } from '../../../src/core/clock.js'
 import type { ForwardContext } from '../context.js'
 import { ForwardErrors } from '../errors.js'
 import { mapDialError } from '../dial.js'
-import type { SpliceOutcome } from './splice.js'
+import type { SpliceOutcome } from '../splice.js'
 import type { SocksRequest } from './session.js'
 import { decodeUdpDatagram, encodeUdpDatagram } from './udp-codec.js'
 
