@@ -112,10 +112,13 @@ export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
 class Session implements SessionHandle {
   readonly id: string
   private readonly rec: SessionRecord
-  private readonly meters: Meter[] = []
-  private manual: ByteCount = { up: 0, down: 0 }
+  /** Socket meters (an HTTP request has one, a relay pairing two); plain number fields below, no objects. */
+  private meters: Meter[] | undefined
+  private manualUp = 0
+  private manualDown = 0
   /** What has been reported in 'bytes' events so far. */
-  reported: ByteCount = { up: 0, down: 0 }
+  reportedUp = 0
+  reportedDown = 0
 
   constructor(
     private readonly ledger: Ledger,
@@ -143,13 +146,15 @@ class Session implements SessionHandle {
 
   track(socket: CountingSocket, role: 'client' | 'target' = 'client'): void {
     if (this.closed) return
-    this.meters.push(socketMeter(socket, role))
+    const m = socketMeter(socket, role)
+    if (this.meters) this.meters.push(m)
+    else this.meters = [m]
   }
 
   add(up: number, down: number): void {
     if (this.closed) return
-    this.manual.up += up
-    this.manual.down += down
+    this.manualUp += up
+    this.manualDown += down
   }
 
   update(patch: SessionPatch): void {
@@ -162,25 +167,32 @@ class Session implements SessionHandle {
     if (this.ledger.listenerCount('update') > 0) this.ledger.emit('update', this.snapshot())
   }
 
+  /** Bytes up so far, across meters and manual counts (final once closed). */
+  up(): number {
+    if (this.closed) return this.rec.bytesUp
+    let n = this.manualUp
+    if (this.meters) for (const m of this.meters) n += m.up()
+    return n
+  }
+
+  down(): number {
+    if (this.closed) return this.rec.bytesDown
+    let n = this.manualDown
+    if (this.meters) for (const m of this.meters) n += m.down()
+    return n
+  }
+
   /** Current totals across meters and manual counts. */
   count(): ByteCount {
-    if (this.closed) return { up: this.rec.bytesUp, down: this.rec.bytesDown }
-    let up = this.manual.up
-    let down = this.manual.down
-    for (const m of this.meters) {
-      const c = m.read()
-      up += c.up
-      down += c.down
-    }
-    return { up, down }
+    return { up: this.up(), down: this.down() }
   }
 
   close(reason: string, detail?: string): void {
     if (this.closed) return
-    const c = this.count()
-    for (const m of this.meters) m.freeze()
-    this.rec.bytesUp = c.up
-    this.rec.bytesDown = c.down
+    // freeze first: each meter reads its socket's counters once, and the sums below use those values
+    if (this.meters) for (const m of this.meters) m.freeze()
+    this.rec.bytesUp = this.up()
+    this.rec.bytesDown = this.down()
     const now = this.ledger.clock.now()
     this.rec.closedAt = now
     this.rec.durationMs = Math.max(0, now - this.rec.openedAt)
@@ -196,11 +208,12 @@ class Session implements SessionHandle {
   }
 
   snapshot(): SessionRecord {
-    const c = this.count()
     const r = Object.assign({}, this.rec)
     r.meta = this.rec.meta && Object.assign({}, this.rec.meta)
-    r.bytesUp = c.up
-    r.bytesDown = c.down
+    if (!this.closed) {
+      r.bytesUp = this.up()
+      r.bytesDown = this.down()
+    }
     return r
   }
 }
@@ -315,11 +328,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   private reportBytes(s: Session): void {
-    const c = s.count()
-    const up = c.up - s.reported.up
-    const down = c.down - s.reported.down
+    const totalUp = s.up()
+    const totalDown = s.down()
+    const up = totalUp - s.reportedUp
+    const down = totalDown - s.reportedDown
     if (up === 0 && down === 0) return
-    s.reported = c
+    s.reportedUp = totalUp
+    s.reportedDown = totalDown
     if (this.listenerCount('bytes') === 0) return
     const k = s.kind
     this.emit('bytes', { id: s.id, mode: k.mode, protocol: k.protocol, up, down })

@@ -22,6 +22,9 @@ export interface ByteCount {
 export interface Meter {
   /** Bytes counted so far, up = from the client (or peer A), down = to the client (or from peer B). */
   read(): ByteCount
+  /** The same, one direction at a time (no object). */
+  up(): number
+  down(): number
   /** Stop following the socket; later reads return the last value. */
   freeze(): void
 }
@@ -31,38 +34,82 @@ export interface Meter {
  * target) and bytes written to it are "down". `role: 'target'` is the mirror image, for the far side of a
  * relay pairing where what we read from peer B goes down to peer A.
  */
-export function socketMeter(socket: CountingSocket, role: 'client' | 'target' = 'client'): Meter {
-  const baseRead = safe(socket.bytesRead)
-  const baseWritten = safe(socket.bytesWritten)
-  let frozen: ByteCount | undefined
-  const read = (): ByteCount => {
-    if (frozen) return frozen
-    const r = safe(socket.bytesRead) - baseRead
-    const w = safe(socket.bytesWritten) - baseWritten
-    return role === 'client' ? { up: r, down: w } : { up: w, down: r }
+export function socketMeter(socket: CountingSocket, role: 'client' | 'target' = 'client'): SocketMeter {
+  return new SocketMeter(socket, role)
+}
+
+/**
+ * A socket meter as a class with number fields: the ledger opens one per HTTP request, so it avoids the
+ * closures and result objects a busy proxy would allocate for every request. `up()` and `down()` each read
+ * one counter (node's `bytesWritten` getter copies the socket's write queue, so it is read only when needed).
+ */
+export class SocketMeter implements Meter {
+  private readonly baseRead: number
+  private readonly baseWritten: number
+  private frozen = false
+  private frozenUp = 0
+  private frozenDown = 0
+
+  constructor(
+    private readonly socket: CountingSocket,
+    private readonly role: 'client' | 'target',
+  ) {
+    this.baseRead = safe(socket.bytesRead)
+    this.baseWritten = safe(socket.bytesWritten)
   }
-  return {
-    read,
-    freeze() {
-      if (!frozen) frozen = read()
-    },
+
+  private readDelta(): number {
+    return safe(this.socket.bytesRead) - this.baseRead
+  }
+
+  private writtenDelta(): number {
+    return safe(this.socket.bytesWritten) - this.baseWritten
+  }
+
+  up(): number {
+    if (this.frozen) return this.frozenUp
+    return this.role === 'client' ? this.readDelta() : this.writtenDelta()
+  }
+
+  down(): number {
+    if (this.frozen) return this.frozenDown
+    return this.role === 'client' ? this.writtenDelta() : this.readDelta()
+  }
+
+  read(): ByteCount {
+    return { up: this.up(), down: this.down() }
+  }
+
+  freeze(): void {
+    if (this.frozen) return
+    this.frozenUp = this.up()
+    this.frozenDown = this.down()
+    this.frozen = true
   }
 }
 
 /** A hand-driven counter for datagram edges. */
 export class DatagramMeter implements Meter {
-  private up = 0
-  private down = 0
+  private upCount = 0
+  private downCount = 0
   private frozen = false
 
   add(up: number, down: number): void {
     if (this.frozen) return
-    this.up += up
-    this.down += down
+    this.upCount += up
+    this.downCount += down
   }
 
   read(): ByteCount {
-    return { up: this.up, down: this.down }
+    return { up: this.upCount, down: this.downCount }
+  }
+
+  up(): number {
+    return this.upCount
+  }
+
+  down(): number {
+    return this.downCount
   }
 
   freeze(): void {
