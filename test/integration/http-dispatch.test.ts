@@ -5,6 +5,7 @@
  * body is never sent twice.
  */
 import t from 'tap'
+import fc from 'fast-check'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { settle } from '../helpers/gateway.js'
 import { rawExchange, rawSocket, readUntil, startProxy } from '../helpers/http-origin.js'
@@ -120,4 +121,27 @@ t.test('a response head undici refuses (a 100 to a GET) is a 502 with a reason, 
   t.equal(origin.connections(), 1, 'not retried: the origin answered, wrongly')
   const good = await rawOrigin(t, (s) => s.write(ok('fine')))
   t.match((await rawExchange(proxy.port, `GET ${good.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).text, /fine$/)
+})
+
+t.test('an origin answering random bytes (or a valid head then garbage) gets a 502 or its answer, never a crash (fast-check)', async (t) => {
+  let next = Buffer.alloc(0)
+  // the origin answers each request with the bytes of the current case, then closes
+  const origin = await rawOrigin(t, (s) => s.end(next))
+  const proxy = await startProxy(t, { limits: { idleTimeoutMs: 1000 } })
+  const head = fc.constantFrom('HTTP/1.1 200 OK\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n', 'HTTP/1.0 204 No Content\r\n', 'HTTP/1.1 101 Switching\r\n', 'HTTP/9.9 200 OK\r\n', '')
+  const cases = fc.tuple(head, fc.uint8Array({ maxLength: 300 }))
+  await fc.assert(
+    fc.asyncProperty(cases, async ([h, bytes]) => {
+      next = Buffer.concat([Buffer.from(h, 'latin1'), Buffer.from(bytes)])
+      const { text } = await rawExchange(proxy.port, `GET ${origin.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 4000)
+      // what the client sees is a well-formed answer from the proxy: a 502 naming the cause, or the
+      // origin's answer forwarded with the proxy's Via (or nothing at all when a body was cut short)
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1]
+      if (status === '502') return /VIADUCT_ERR_/.test(text)
+      return status === undefined ? text === '' : /\r\nVia: /i.test(text)
+    }),
+    { numRuns: 40 },
+  )
+  const good = await rawOrigin(t, (s) => s.write(ok('alive')))
+  t.match((await rawExchange(proxy.port, `GET ${good.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).text, /alive$/, 'the proxy still serves afterwards')
 })
