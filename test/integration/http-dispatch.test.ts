@@ -7,7 +7,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { settle } from '../helpers/gateway.js'
+import { addr, settle, startGateway } from '../helpers/gateway.js'
 import { rawExchange, rawSocket, readUntil, startProxy } from '../helpers/http-origin.js'
 
 /** A raw origin: `onRequest(socket, n)` is called for the n-th request head (1-based) on each connection. */
@@ -144,4 +144,19 @@ t.test('an origin answering random bytes (or a valid head then garbage) gets a 5
   )
   const good = await rawOrigin(t, (s) => s.write(ok('alive')))
   t.match((await rawExchange(proxy.port, `GET ${good.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).text, /alive$/, 'the proxy still serves afterwards')
+})
+
+t.test('an HTTP upstream proxy answering 407 to our credentials: the client gets our error for GET (undici) and POST (node)', async (t) => {
+  const good = await rawOrigin(t, (s) => s.write(ok('never')))
+  const access = { allowPrivate: ['127.0.0.0/8'], connectPorts: ['*'] }
+  const up = await startGateway(t, { forward: { http: { listen: '127.0.0.1:0' }, users: ['hop:right'], access } })
+  const down = await startGateway(t, { forward: { http: { listen: '127.0.0.1:0' }, upstream: `http://hop:wrong@127.0.0.1:${addr(up, 'http').port}`, access } })
+  const port = addr(down, 'http').port
+  const get = await rawExchange(port, `GET ${good.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  t.match(get.text, /^HTTP\/1\.1 502[\s\S]*VIADUCT_ERR_UPSTREAM_AUTH/, 'GET')
+  const post = await rawExchange(port, `POST ${good.url}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`)
+  t.match(post.text, /^HTTP\/1\.1 502[\s\S]*VIADUCT_ERR_UPSTREAM_AUTH/, 'POST')
+  t.equal(good.connections(), 0, 'nothing reached the origin')
+  const recs = await settle(down)
+  t.equal(recs.filter((r) => r.reason === 'VIADUCT_ERR_UPSTREAM_AUTH').length, 2, 'both recorded with the reason')
 })

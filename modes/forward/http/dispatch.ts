@@ -139,7 +139,8 @@ class Exchange {
   }
 
   onError(e: Error): void {
-    if (this.clientGone) return
+    // the client left, or already has its answer (a 407 from the upstream proxy, a head node refused)
+    if (this.clientGone || this.discard) return
     const responseMs = this.env.ctx.config.http.responseTimeoutMs
     const err =
       (e as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT' && responseMs > 0
