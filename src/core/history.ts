@@ -12,10 +12,19 @@
  */
 import type { SessionRecord } from './ledger.js'
 
+/** The time part of the last id made (a busy proxy opens many sessions in the same millisecond). */
+let lastAt = NaN
+let lastSuffix = ''
+
 /** A session id: the mode's initial, a sequence number and the opening time, both base 36. */
 export function sessionId(mode: string, seq: number, openedAt: number): string {
-  return `${mode[0] ?? 's'}${seq.toString(36)}-${openedAt.toString(36).slice(-4)}`
+  if (openedAt !== lastAt) {
+    lastAt = openedAt
+    lastSuffix = `-${openedAt.toString(36).slice(-4)}`
+  }
+  return `${mode[0] ?? 's'}${seq.toString(36)}${lastSuffix}`
 }
+
 
 /** The sequence number inside an id made by sessionId, or NaN. */
 export function sessionSeq(id: string): number {

@@ -101,6 +101,7 @@ export interface LedgerOptions {
 export interface LedgerEvents {
   open: [SessionRecord]
   update: [SessionRecord]
+  /** The finished record itself (not a copy): listeners read it and must not change it. */
   close: [SessionRecord]
   /** Bytes counted since the last event, per session. */
   bytes: [{ id: string; mode: string; protocol: string; up: number; down: number }]
@@ -200,6 +201,14 @@ class Session implements SessionHandle {
     if (detail) this.rec.detail = detail
     this.rec.state = 'closed'
     this.ledger.finish(this)
+  }
+
+  /**
+   * The finished record itself, without a copy (only once closed: nothing changes it any more). The 'close'
+   * event hands it to listeners, which must not change it.
+   */
+  finalRecord(): SessionRecord {
+    return this.rec
   }
 
   /** Mode and protocol without a copy (for the 'bytes' event). */
@@ -314,7 +323,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   finish(s: Session): void {
     if (!this.liveMap.delete(s.id)) return
     this.reportBytes(s)
-    const rec = s.snapshot()
+    // the record itself, not a snapshot: a session closes once per HTTP request, and a copy of ~15 fields
+    // for each was garbage the moment the listeners returned
+    const rec = s.finalRecord()
     const m = this.modeTotals(rec.mode)
     m.live--
     m.bytesUp += rec.bytesUp

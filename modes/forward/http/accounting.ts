@@ -77,23 +77,32 @@ export function openSession(ledger: Ledger, live: LiveSessions, socket: Socket, 
   live.add(handle)
   if (!book.owner || book.owner.closed) start(book, socket, handle)
   else book.waiting.push(handle)
-  const b = book
-  return {
-    handle,
-    close(reason, detail) {
-      if (handle.closed) return
-      live.delete(handle)
-      if (b.owner === handle) {
-        handle.close(reason, detail)
-        b.read = socket.bytesRead
-        b.written = socket.bytesWritten
-        b.owner = undefined
-        const next = b.waiting.shift()
-        if (next && !next.closed) start(b, socket, next)
-      } else {
-        b.waiting = b.waiting.filter((w) => w !== handle)
-        handle.close(reason, detail)
-      }
-    },
+  return new SocketSession(handle, book, socket, live)
+}
+
+/** An OpenedSession as a class: one object per HTTP request instead of a closure and its context. */
+class SocketSession implements OpenedSession {
+  constructor(
+    readonly handle: SessionHandle,
+    private readonly book: SocketBook,
+    private readonly socket: Socket,
+    private readonly live: LiveSessions,
+  ) {}
+
+  close(reason: string, detail?: string): void {
+    const { handle, book: b, socket } = this
+    if (handle.closed) return
+    this.live.delete(handle)
+    if (b.owner === handle) {
+      handle.close(reason, detail)
+      b.read = socket.bytesRead
+      b.written = socket.bytesWritten
+      b.owner = undefined
+      const next = b.waiting.shift()
+      if (next && !next.closed) start(b, socket, next)
+    } else {
+      b.waiting = b.waiting.filter((w) => w !== handle)
+      handle.close(reason, detail)
+    }
   }
 }
