@@ -9,7 +9,8 @@
  */
 import { Agent, type AgentOptions } from 'node:http'
 import type { Socket } from 'node:net'
-import { Agent as UndiciAgent, type buildConnector } from 'undici'
+import { createRequire } from 'node:module'
+import type { Agent as UndiciAgent, buildConnector } from 'undici'
 import { ViaductError } from '../../../src/core/errors.js'
 import { connectOnce, mapDialError, type Dialer, type HttpUpstream } from '../dial.js'
 import { ForwardErrors } from '../errors.js'
@@ -102,8 +103,19 @@ function connector(open: (host: string, port: number) => Promise<Socket>, versio
   }
 }
 
+/**
+ * undici, loaded on the first bodiless request rather than at start: it adds about 20 MiB to the process
+ * (its HTTP parser is WebAssembly), which a gateway that only tunnels, relays or serves TURN never needs.
+ * It is a CommonJS package, so `require` loads it synchronously.
+ */
+let undici: typeof import('undici') | undefined
+function loadUndici(): typeof import('undici') {
+  undici ??= createRequire(import.meta.url)('undici') as typeof import('undici')
+  return undici
+}
+
 function undiciAgent(open: (host: string, port: number) => Promise<Socket>, versions: Map<string, string>): UndiciAgent {
-  return new UndiciAgent({
+  return new (loadUndici().Agent)({
     connect: connector(open, versions),
     keepAliveTimeout: FREE_SOCKET_TIMEOUT_MS,
     keepAliveMaxTimeout: FREE_SOCKET_TIMEOUT_MS,
@@ -116,7 +128,8 @@ function undiciAgent(open: (host: string, port: number) => Promise<Socket>, vers
 export class UpstreamPools {
   readonly direct: Agent
   /** undici's pools for bodiless requests straight to origins. */
-  readonly dispatcher: UndiciAgent
+  private directDispatcher: UndiciAgent | undefined
+  private readonly dialOrigin: (host: string, port: number) => Promise<Socket>
   private readonly proxies = new Map<string, Agent>()
   private readonly proxyDispatchers = new Map<string, UndiciAgent>()
   /** "host:port" of upstream servers that answered in another HTTP version than 1.1, and that version. */
@@ -128,7 +141,7 @@ export class UpstreamPools {
   ) {
     const dialOrigin = async (host: string, port: number) => (await dialer.dial({ host, port })).socket
     this.direct = new DialingAgent(AGENT_OPTIONS, dialOrigin)
-    this.dispatcher = undiciAgent(dialOrigin, this.versions)
+    this.dialOrigin = dialOrigin
   }
 
   private dialProxy = async (host: string, port: number): Promise<Socket> => {
@@ -146,6 +159,12 @@ export class UpstreamPools {
   }
 
   /** undici's pools for bodiless requests in absolute form to an HTTP upstream proxy. */
+  /** undici's pools for bodiless requests straight to origins (made, and undici loaded, on first use). */
+  get dispatcher(): UndiciAgent {
+    this.directDispatcher ??= undiciAgent(this.dialOrigin, this.versions)
+    return this.directDispatcher
+  }
+
   dispatcherForProxy(up: HttpUpstream): UndiciAgent {
     const key = `${up.host}:${up.port}`
     let a = this.proxyDispatchers.get(key)
@@ -176,7 +195,9 @@ export class UpstreamPools {
     for (const a of this.proxies.values()) a.destroy()
     this.proxies.clear()
     // undici's destroy returns a promise that settles when its sockets are closed; nothing waits on it
-    for (const a of [this.dispatcher, ...this.proxyDispatchers.values()]) a.destroy().catch(() => undefined)
+    const all = [...this.proxyDispatchers.values()]
+    if (this.directDispatcher) all.push(this.directDispatcher)
+    for (const a of all) a.destroy().catch(() => undefined)
     this.proxyDispatchers.clear()
   }
 }
