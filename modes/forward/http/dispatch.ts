@@ -21,6 +21,7 @@ import type { HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
 import { stripHopByHop, viaValue } from './headers.js'
 import type { HttpTarget } from './target.js'
+import { IDEMPOTENT, upstreamError, upstreamName } from './upstream.js'
 
 /** What the request handler (forward.ts) lets the upstream side do to its session. */
 export interface SendHooks {
@@ -30,11 +31,8 @@ export interface SendHooks {
   fail(e: unknown): void
   /** Send the request again on a fresh connection (once; the caller checks it is safe). */
   retry(): void
-  /** Map an upstream error to a forward error. */
-  mapError(e: unknown, what: string): ViaductError
 }
 
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** undici's errors in forward terms (dial errors and our own arrive as they were thrown). */
 export function dispatchError(err: unknown, what: string, responded: boolean): ViaductError | undefined {
@@ -73,10 +71,14 @@ class Exchange {
     private readonly res: ServerResponse,
     private readonly t: HttpTarget,
     private readonly up: HttpUpstream | undefined,
-    private readonly what: string,
     private readonly attempt: number,
     private readonly hooks: SendHooks,
   ) {}
+
+  /** The upstream as error details name it (only built when there is an error to describe). */
+  private get what(): string {
+    return upstreamName(this.t, this.up)
+  }
 
   /** Called by the ServerResponse's 'drain' (bound once, when the client first falls behind). */
   private onDrain?: () => void
@@ -145,7 +147,7 @@ class Exchange {
     const err =
       (e as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT' && responseMs > 0
         ? new ViaductError(ForwardErrors.VIADUCT_ERR_TARGET_TIMEOUT, `${this.what}: no response within ${responseMs} ms`, { cause: e })
-        : (dispatchError(e, this.what, this.responded) ?? this.hooks.mapError(e, this.what))
+        : (dispatchError(e, this.what, this.responded) ?? upstreamError(e, this.what))
     // RFC 9110 §9.2.2: an idempotent request may be sent again when the connection closed under it; we do it
     // once, before any response byte, for requests without a body (the only ones on this path)
     if (!this.responded && this.attempt === 0 && err.code === ForwardErrors.VIADUCT_ERR_TARGET_RESET && IDEMPOTENT.has(this.req.method ?? '')) return this.hooks.retry()
@@ -160,7 +162,6 @@ class Exchange {
 export function dispatchBodiless(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTarget, headers: string[], up: HttpUpstream | undefined, attempt: number, hooks: SendHooks): void {
   const idleMs = env.ctx.config.limits.idleTimeoutMs
   const responseMs = env.ctx.config.http.responseTimeoutMs
-  const what = up ? `upstream proxy ${up.host}:${up.port} for ${t.url}` : `${t.hostHeader}`
   const dispatcher = up ? env.pools.dispatcherForProxy(up) : env.pools.dispatcher
   const opts: Dispatcher.DispatchOptions = {
     origin: up ? originOf(up.host, up.port) : originOf(t.host, t.port),
@@ -175,7 +176,7 @@ export function dispatchBodiless(env: HttpEnv, req: IncomingMessage, res: Server
     headersTimeout: responseMs > 0 ? responseMs : idleMs,
     bodyTimeout: idleMs,
   }
-  dispatcher.dispatch(opts, new Exchange(env, req, res, t, up, what, attempt, hooks) as unknown as Dispatcher.DispatchHandler)
+  dispatcher.dispatch(opts, new Exchange(env, req, res, t, up, attempt, hooks) as unknown as Dispatcher.DispatchHandler)
 }
 
 /** The origin key of an undici pool ("http://host:port", IPv6 in brackets). */

@@ -4,10 +4,10 @@
  * One ledger session per request.
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http'
-import { CoreErrors, ViaductError, isViaductError } from '../../../src/core/errors.js'
+import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import { CloseReason } from '../../../src/core/ledger.js'
 import { ForwardErrors } from '../errors.js'
-import { mapDialError, type HttpUpstream } from '../dial.js'
+import type { HttpUpstream } from '../dial.js'
 import { openSession } from './accounting.js'
 import { dispatchBodiless, type SendHooks } from './dispatch.js'
 import { clientIp, type HttpEnv } from './env.js'
@@ -16,11 +16,11 @@ import { forwardRequestFields, hostFieldProblem, maxForwards, stripHopByHop, tra
 import { infoPage } from './info-page.js'
 import { asViaductError, replyError } from './replies.js'
 import { parseRequestTarget, type HttpTarget, type RequestTarget } from './target.js'
+import { IDEMPOTENT, upstreamError, upstreamName } from './upstream.js'
 
 /** A listener that swallows an error already handled elsewhere (one function, not a closure per request). */
 function ignore(): void {}
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const PROXY_METHODS = 'GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH'
 
 /** True when the request announces a body (RFC 9112 §6.3: Transfer-Encoding, or a non-zero Content-Length). */
@@ -30,13 +30,6 @@ export function announcesBody(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== '0'
 }
 
-/** Map an error of the upstream request (before or during the response) to a forward error. */
-export function upstreamError(err: unknown, what: string): ViaductError {
-  if (isViaductError(err)) return err
-  const code = (err as NodeJS.ErrnoException)?.code ?? ''
-  if (code.startsWith('HPE_')) return new ViaductError(HttpErrors.VIADUCT_ERR_HTTP_BAD_RESPONSE, `${what}: ${(err as Error).message}`, { cause: err })
-  return mapDialError(err, what)
-}
 
 export function handleRequest(env: HttpEnv, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
   const { ctx } = env
@@ -95,7 +88,6 @@ export function handleRequest(env: HttpEnv, req: IncomingMessage, res: ServerRes
     },
     fail,
     retry: () => send(env, req, res, t, headers, expectContinue, hooks, 1),
-    mapError: upstreamError,
   }
   send(env, req, res, t, headers, expectContinue, hooks, 0)
 }
@@ -125,7 +117,7 @@ export function buildRequestHeaders(env: HttpEnv, req: IncomingMessage, t: HttpT
 function sendWithBody(env: HttpEnv, req: IncomingMessage, res: ServerResponse, t: HttpTarget, baseHeaders: string[], expectContinue: boolean, up: HttpUpstream | undefined, hooks: SendHooks, attempt: number): void {
   const { ctx } = env
   const headers = up?.authorization ? [...baseHeaders, 'Proxy-Authorization', up.authorization] : baseHeaders
-  const what = up ? `upstream proxy ${up.host}:${up.port} for ${t.url}` : `${t.hostHeader}`
+  const what = upstreamName(t, up)
   const idleMs = ctx.config.limits.idleTimeoutMs
   // The idle timeout as a request option rather than out.setTimeout(): node's Agent then sets it on the
   // socket as it hands the socket over (and restores its own pool timeout when the socket is free again),

@@ -16,10 +16,10 @@ import { splice } from '../splice.js'
 import { openSession } from './accounting.js'
 import { clientIp, type HttpEnv } from './env.js'
 import { HttpErrors } from './errors.js'
-import { upstreamError } from './forward.js'
 import { applyForwardedFor, hostFieldProblem, serializeHead, stripHopByHop, viaValue } from './headers.js'
 import { asViaductError, reasonPhrase, replyRaw } from './replies.js'
 import { parseRequestTarget, type HttpTarget } from './target.js'
+import { upstreamError } from './upstream.js'
 
 /** Upgrade token: what may appear in an Upgrade field (RFC 9110 §7.8 protocol = token ["/" token]). */
 const UPGRADE_VALUE = /^[A-Za-z0-9!#$%&'*+.^_`|~/, -]{1,256}$/
