@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import type { Clock } from './clock.js'
 import { systemClock, unrefTimer } from './clock.js'
-import type { ByteCount, Meter } from './meter.js'
+import type { Meter } from './meter.js'
 import { socketMeter, type CountingSocket } from './meter.js'
 import { HistoryRing, sessionId } from './history.js'
 
@@ -181,11 +181,6 @@ class Session implements SessionHandle {
     let n = this.manualDown
     if (this.meters) for (const m of this.meters) n += m.down()
     return n
-  }
-
-  /** Current totals across meters and manual counts. */
-  count(): ByteCount {
-    return { up: this.up(), down: this.down() }
   }
 
   close(reason: string, detail?: string): void {

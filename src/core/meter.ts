@@ -5,7 +5,7 @@
  * counters instead of listening to 'data' (which would fight with pipe() and with node:http, which
  * consumes the socket handle directly). A meter remembers the counters at the moment it was attached, so
  * one socket can be accounted to several sessions in turn (HTTP keep-alive: one session per request).
- * Datagram edges count by hand with `add()`.
+ * Datagram edges count by hand with the session's `add()`.
  */
 
 /** Anything with socket-style counters: net.Socket, tls.TLSSocket, a ws WebSocket's underlying socket. */
@@ -14,15 +14,8 @@ export interface CountingSocket {
   readonly bytesWritten: number
 }
 
-export interface ByteCount {
-  up: number
-  down: number
-}
-
 export interface Meter {
   /** Bytes counted so far, up = from the client (or peer A), down = to the client (or from peer B). */
-  read(): ByteCount
-  /** The same, one direction at a time (no object). */
   up(): number
   down(): number
   /** Stop following the socket; later reads return the last value. */
@@ -76,43 +69,10 @@ export class SocketMeter implements Meter {
     return this.role === 'client' ? this.writtenDelta() : this.readDelta()
   }
 
-  read(): ByteCount {
-    return { up: this.up(), down: this.down() }
-  }
-
   freeze(): void {
     if (this.frozen) return
     this.frozenUp = this.up()
     this.frozenDown = this.down()
-    this.frozen = true
-  }
-}
-
-/** A hand-driven counter for datagram edges. */
-export class DatagramMeter implements Meter {
-  private upCount = 0
-  private downCount = 0
-  private frozen = false
-
-  add(up: number, down: number): void {
-    if (this.frozen) return
-    this.upCount += up
-    this.downCount += down
-  }
-
-  read(): ByteCount {
-    return { up: this.upCount, down: this.downCount }
-  }
-
-  up(): number {
-    return this.upCount
-  }
-
-  down(): number {
-    return this.downCount
-  }
-
-  freeze(): void {
     this.frozen = true
   }
 }
