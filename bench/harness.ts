@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -293,4 +294,13 @@ export async function startReferenceRelays(targetPort: number, missing: (path: s
     out.push({ path: 'C splice relay', port: p.info.port, prog: p })
   } else missing('C splice relay', 'no C compiler (cc) to build bench/reference/splice-relay.c')
   return out
+}
+
+/** A free loopback port (bound once, then released) for programs that cannot listen on port 0. */
+export async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as AddressInfo).port
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
 }

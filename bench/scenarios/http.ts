@@ -15,11 +15,11 @@
  * path alike. Counts and times are bounded; --quick shrinks them.
  */
 import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Pool, ProxyAgent, request, type Dispatcher } from 'undici'
-import { benchScript, startJsonChild, startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram, type ViaductVariant } from '../harness.js'
+import { benchScript, freePort, startJsonChild, startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram, type ViaductVariant } from '../harness.js'
 import { interleave, median, nowMs, percentile, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 
@@ -37,14 +37,6 @@ function findProgramPath(name: string): string | undefined {
     }
   }
   return undefined
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
 }
 
 function canConnect(port: number): Promise<boolean> {

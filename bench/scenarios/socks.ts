@@ -13,20 +13,15 @@
  *   the SOCKS5 handshake when proxied), send one byte, wait for the echo, close. Completed connections
  *   per second, bounded by a total count and opts.seconds.
  */
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { SocksClient } from 'socks'
 import { existsSync } from 'node:fs'
-import { startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram } from '../harness.js'
+import { freePort, startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram } from '../harness.js'
 import { interleave, median, nowMs, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
 
 const MiB = 1024 * 1024
 const CHUNK = Buffer.alloc(64 * 1024, 0x61)
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, r))
-  return (server.address() as AddressInfo).port
-}
 
 type Opener = (port: number) => Promise<Socket>
 
@@ -115,14 +110,6 @@ async function connRate(open: Opener, targetPort: number, concurrency: number, m
 }
 
 const MICROSOCKS = '/usr/bin/microsocks'
-
-/** A free loopback port (bound once, then released) for programs that cannot listen on port 0. */
-async function freePort(): Promise<number> {
-  const s = createServer()
-  const port = await listen(s)
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
 
 /** Debian's microsocks (a small C SOCKS5 server) as a reference, when it is installed. */
 async function startMicrosocks(): Promise<{ port: number; prog: RunningProgram } | undefined> {

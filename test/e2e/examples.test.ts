@@ -6,31 +6,19 @@
 import t from 'tap'
 import { runNode } from '../helpers/run-node.js'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { startGateway, addr } from '../helpers/gateway.js'
+import { closedPort } from '../helpers/socks-fixtures.js'
 import { launchChromium } from '../helpers/chromium.js'
 import { adminExtension } from '../../src/admin/index.js'
 
 const example = (p: string) => fileURLToPath(new URL(`../../examples/${p}`, import.meta.url))
 
-function run(args: string[]) {
-  return runNode(args)
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
-
 t.test('examples/webrtc-turn: the page connects through Viaduct TURN with REST credentials', async (t) => {
   const secret = 'example-turn-secret-1'
   const gw = await startGateway(t, { relay: { turn: { listen: '127.0.0.1:0', secrets: [secret], allowPeers: ['127.0.0.0/8'] } } })
   const turn = addr(gw, 'turn-udp')
-  const port = await freePort()
+  const port = await closedPort()
   const server: ChildProcess = spawn(process.execPath, [example('webrtc-turn/server.mjs'), '--secret', secret, '--turn', turn.url, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
@@ -58,12 +46,12 @@ t.test('examples/browser-setup/print-pac.mjs prints the PAC file and its decisio
   const gw = await startGateway(t, { admin: { listen: '127.0.0.1:0' }, forward: { http: { listen: '127.0.0.1:0' } } }, { extensions: [adminExtension()] })
   const admin = addr(gw, 'admin')
   const http = addr(gw, 'http')
-  const r = await run([example('browser-setup/print-pac.mjs'), '--admin', admin.url, 'http://example.com/', 'http://127.0.0.1:3000/'])
+  const r = await runNode([example('browser-setup/print-pac.mjs'), '--admin', admin.url, 'http://example.com/', 'http://127.0.0.1:3000/'])
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /function FindProxyForURL/, 'printed the PAC file')
   t.match(r.stdout, new RegExp(`PROXY 127\\.0\\.0\\.1:${http.port}`), 'the PAC names the HTTP proxy listener')
   t.match(r.stdout, /http:\/\/127\.0\.0\.1:3000\/.*DIRECT/, 'loopback goes DIRECT')
-  const bad = await run([example('browser-setup/print-pac.mjs'), '--admin', `127.0.0.1:${await freePort()}`])
+  const bad = await runNode([example('browser-setup/print-pac.mjs'), '--admin', `127.0.0.1:${await closedPort()}`])
   t.equal(bad.code, 1, 'a clear failure when nothing listens')
   t.match(bad.stderr, /cannot fetch .*is "viaduct start" running/)
 })

@@ -3,21 +3,13 @@
  * the proxy still serving other clients afterwards.
  */
 import t from 'tap'
-import { createServer, type AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { settle } from '../helpers/gateway.js'
 import { rawExchange, rawSocket, readUntil, startOrigin, startProxy } from '../helpers/http-origin.js'
+import { closedPort } from '../helpers/socks-fixtures.js'
 
 function status(text: string): number {
   return Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0)
-}
-
-async function closedPort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
 }
 
 const get = (url: string, extra = '') => `GET ${url} HTTP/1.1\r\nHost: x\r\n${extra}Connection: close\r\n\r\n`
