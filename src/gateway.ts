@@ -8,6 +8,7 @@
 import type { Clock } from './core/clock.js'
 import { systemClock } from './core/clock.js'
 import { Ledger } from './core/ledger.js'
+import { Faults } from './core/faults.js'
 import { logLedger, silentLogger, type Logger } from './core/log.js'
 import { SelfAddresses } from './core/self.js'
 import type { ListenerInfo } from './core/service.js'
@@ -47,8 +48,9 @@ export class Gateway {
   constructor(private readonly opts: GatewayOptions) {
     const clock = opts.clock ?? systemClock
     const log = opts.log ?? silentLogger()
-    const ledger = opts.ledger ?? new Ledger({ clock, historySize: opts.config.ledger.historySize })
-    this.core = { ledger, log, clock, self: new SelfAddresses() }
+    const ledger = opts.ledger ?? new Ledger({ clock, historySize: opts.config.ledger.historySize, faults: new Faults(log) })
+    ledger.faults.setLogger(log)
+    this.core = { ledger, log, clock, self: new SelfAddresses(), faults: ledger.faults }
     this.config = opts.config
     this.definitions = opts.modes
     this.unlog = logLedger(ledger, log)

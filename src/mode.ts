@@ -12,6 +12,7 @@ import type { Ledger } from './core/ledger.js'
 import type { Logger } from './core/log.js'
 import type { ListenerInfo } from './core/service.js'
 import type { SelfAddresses } from './core/self.js'
+import type { Faults } from './core/faults.js'
 
 /** What the core gives each mode. */
 export interface Core {
@@ -20,6 +21,11 @@ export interface Core {
   clock: Clock
   /** The gateway's own listening addresses (for loop protection); filled once every mode listens. */
   self: SelfAddresses
+  /**
+   * Where a mode reports an exception it caught at one of its boundaries (a frame handler, a connection
+   * handler): counted in viaduct_internal_errors_total and logged once per place (core/faults.ts).
+   */
+  faults: Faults
 }
 
 export interface Mode {

@@ -96,6 +96,16 @@ export function createMetrics(ledger: Ledger, opts: { defaultMetrics?: boolean }
       this.set(ledger.live('relay').filter((r) => relayKind(r) === 'allocation').length)
     },
   })
+  new Counter({
+    name: 'viaduct_internal_errors_total',
+    help: 'Exceptions in Viaduct\'s own code caught at a boundary (a ledger observer, a frame or connection handler) instead of ending the process, by place. Each place is logged once.',
+    labelNames: ['where'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [where, n] of ledger.faults.entries()) this.inc({ where }, n)
+    },
+  })
   const sseDropped = new Counter({
     name: 'viaduct_admin_sse_dropped_total',
     help: 'Event-stream clients dropped because they did not read fast enough.',
@@ -103,9 +113,10 @@ export function createMetrics(ledger: Ledger, opts: { defaultMetrics?: boolean }
   })
 
   const onOpen = (r: SessionRecord) => sessionsTotal.inc({ mode: r.mode, protocol: r.protocol })
+  // The ledger never reports a negative delta; the guard keeps a counter from throwing if it ever did.
   const onBytes = (b: LedgerEvents['bytes'][0]) => {
-    if (b.up) bytesTotal.inc({ mode: b.mode, direction: 'up' }, b.up)
-    if (b.down) bytesTotal.inc({ mode: b.mode, direction: 'down' }, b.down)
+    if (b.up > 0) bytesTotal.inc({ mode: b.mode, direction: 'up' }, b.up)
+    if (b.down > 0) bytesTotal.inc({ mode: b.mode, direction: 'down' }, b.down)
   }
   const onClose = (r: SessionRecord) => {
     duration.observe({ mode: r.mode, protocol: r.protocol }, (r.durationMs ?? 0) / 1000)

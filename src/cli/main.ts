@@ -133,7 +133,11 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
       const addrs = gw.addresses()
       io.stderr.write(`viaduct ${VERSION} listening on:\n${addrs.map((l) => `  ${describeListener(l)}`).join('\n')}\n`)
       if (addrs.length === 0) io.stderr.write('viaduct: warning: every listener is off; nothing to do\n')
-      if (opts.signals) await waitForSignals(gw, io)
+      if (opts.signals) {
+        const unguard = guardProcess(gw, io)
+        await waitForSignals(gw, io)
+        unguard()
+      }
       return 0
     })()
   })
@@ -189,6 +193,51 @@ function summarize(section: unknown): string {
   }
   walk(section, '')
   return addrs.length ? addrs.join(', ') : 'no listeners'
+}
+
+/** Exit code after an uncaught exception (BSD sysexits EX_SOFTWARE: an internal software error). */
+export const EXIT_INTERNAL_ERROR = 70
+/** How long the sessions of a process that hit an uncaught exception get before it exits. */
+export const CRASH_DRAIN_MS = 2000
+
+/**
+ * The last line of defence. Every boundary we know of catches its own faults (core/faults.ts); an
+ * exception that still arrives here is a bug whose damage we cannot know, so the process does what
+ * Squid's and nginx's workers do: say so once, loudly (one fatal line with the stack), end the sessions,
+ * and exit 70 for the supervisor (systemd Restart=on-failure, or the primary of --workers) to restart it.
+ * Never silent, never a half-working process.
+ */
+function guardProcess(gw: Gateway, io: CliIO): () => void {
+  let crashed = false
+  const onFatal = (err: unknown, origin: string) => {
+    gw.core.faults.report('uncaught', err)
+    if (crashed) return
+    crashed = true
+    try {
+      gw.log.fatal({ event: 'crash', origin, err }, `uncaught ${origin}: closing every session and exiting ${EXIT_INTERNAL_ERROR}`)
+    } catch {
+      // the logger itself may be what failed
+    }
+    io.stderr.write(`viaduct: fatal: uncaught ${origin}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exitCode = EXIT_INTERNAL_ERROR
+    const exit = () => {
+      try {
+        gw.log.flush()
+      } finally {
+        process.exit(EXIT_INTERNAL_ERROR)
+      }
+    }
+    setTimeout(exit, CRASH_DRAIN_MS).unref()
+    void gw.destroy().finally(exit)
+  }
+  const onException = (err: Error) => onFatal(err, 'exception')
+  const onRejection = (err: unknown) => onFatal(err, 'rejection')
+  process.on('uncaughtException', onException)
+  process.on('unhandledRejection', onRejection)
+  return () => {
+    process.off('uncaughtException', onException)
+    process.off('unhandledRejection', onRejection)
+  }
 }
 
 function waitForSignals(gw: Gateway, io: CliIO): Promise<void> {

@@ -12,6 +12,7 @@ import { systemClock, unrefTimer } from './clock.js'
 import type { Meter } from './meter.js'
 import { socketMeter, type CountingSocket } from './meter.js'
 import { HistoryRing, sessionId } from './history.js'
+import { Faults } from './faults.js'
 
 /** Close reasons that are not errors. Errors close with their `VIADUCT_ERR_*` code. */
 export const CloseReason = {
@@ -73,8 +74,11 @@ export interface SessionPatch {
 export interface SessionHandle {
   readonly id: string
   readonly closed: boolean
-  /** Count bytes at a socket edge from now on (see meter.ts). */
-  track(socket: CountingSocket, role?: 'client' | 'target'): void
+  /**
+   * Count bytes at a socket edge from now on (see meter.ts); `fromStart`: from the socket's first byte
+   * (the session owns the whole connection, including bytes read before it opened).
+   */
+  track(socket: CountingSocket, role?: 'client' | 'target', fromStart?: boolean): void
   /** Count bytes by hand (datagrams). */
   add(up: number, down: number): void
   update(patch: SessionPatch): void
@@ -96,6 +100,8 @@ export interface LedgerOptions {
   historySize?: number
   /** How often live byte counts are sampled for 'bytes' events, in ms (0 = never). */
   sampleIntervalMs?: number
+  /** Where an observer's exception is counted and logged (default: a Faults of its own, not logged). */
+  faults?: Faults
 }
 
 export interface LedgerEvents {
@@ -103,7 +109,7 @@ export interface LedgerEvents {
   update: [SessionRecord]
   /** The finished record itself (not a copy): listeners read it and must not change it. */
   close: [SessionRecord]
-  /** Bytes counted since the last event, per session. */
+  /** Bytes counted since the last event, per session: never negative (counts only grow). */
   bytes: [{ id: string; mode: string; protocol: string; up: number; down: number }]
 }
 
@@ -145,17 +151,18 @@ class Session implements SessionHandle {
     return this.rec.state === 'closed'
   }
 
-  track(socket: CountingSocket, role: 'client' | 'target' = 'client'): void {
+  track(socket: CountingSocket, role: 'client' | 'target' = 'client', fromStart = false): void {
     if (this.closed) return
-    const m = socketMeter(socket, role)
+    const m = socketMeter(socket, role, fromStart)
     if (this.meters) this.meters.push(m)
     else this.meters = [m]
   }
 
   add(up: number, down: number): void {
     if (this.closed) return
-    this.manualUp += up
-    this.manualDown += down
+    // counts only grow: a negative or non-number argument is a caller's bug, not a correction
+    if (up > 0) this.manualUp += up
+    if (down > 0) this.manualDown += down
   }
 
   update(patch: SessionPatch): void {
@@ -165,10 +172,13 @@ class Session implements SessionHandle {
       if (k === 'meta') this.rec.meta = { ...this.rec.meta, ...(v as SessionRecord['meta']) }
       else (this.rec as unknown as Record<string, unknown>)[k] = v
     }
-    if (this.ledger.listenerCount('update') > 0) this.ledger.emit('update', this.snapshot())
+    if (this.ledger.listenerCount('update') > 0) this.ledger.publish('update', this.snapshot())
   }
 
-  /** Bytes up so far, across meters and manual counts (final once closed). */
+  /**
+   * Bytes up so far, across meters and manual counts (final once closed). Every part only grows (the
+   * meters hold their highest value, add() ignores negatives), so neither does the sum.
+   */
   up(): number {
     if (this.closed) return this.rec.bytesUp
     let n = this.manualUp
@@ -187,8 +197,9 @@ class Session implements SessionHandle {
     if (this.closed) return
     // freeze first: each meter reads its socket's counters once, and the sums below use those values
     if (this.meters) for (const m of this.meters) m.freeze()
-    this.rec.bytesUp = this.up()
-    this.rec.bytesDown = this.down()
+    // never below what 'bytes' events already reported (belt and braces: the parts only grow)
+    this.rec.bytesUp = Math.max(this.up(), this.reportedUp)
+    this.rec.bytesDown = Math.max(this.down(), this.reportedDown)
     const now = this.ledger.clock.now()
     this.rec.closedAt = now
     this.rec.durationMs = Math.max(0, now - this.rec.openedAt)
@@ -224,6 +235,8 @@ class Session implements SessionHandle {
 
 export class Ledger extends EventEmitter<LedgerEvents> {
   readonly clock: Clock
+  /** Observer exceptions caught by publish(), counted and logged once per observer. */
+  readonly faults: Faults
   private readonly historySize: number
   private readonly liveMap = new Map<string, Session>()
   /** Closed records, oldest first (see history.ts for why in columns). */
@@ -236,6 +249,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   constructor(opts: LedgerOptions = {}) {
     super()
     this.clock = opts.clock ?? systemClock
+    this.faults = opts.faults ?? new Faults()
     this.historySize = opts.historySize ?? DEFAULT_HISTORY_SIZE
     this.history = new HistoryRing(this.historySize)
     const every = opts.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS
@@ -251,7 +265,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     m.total++
     this.totals.live++
     this.totals.total++
-    if (this.listenerCount('open') > 0) this.emit('open', s.snapshot())
+    if (this.listenerCount('open') > 0) this.publish('open', s.snapshot())
     return s
   }
 
@@ -328,7 +342,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.totals.live--
     this.totals.reasons[rec.reason ?? 'unknown'] = (this.totals.reasons[rec.reason ?? 'unknown'] ?? 0) + 1
     this.history.push(rec, s.seq)
-    this.emit('close', rec)
+    this.publish('close', rec)
     for (const w of this.waiters) w()
     this.waiters.clear()
   }
@@ -336,14 +350,32 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private reportBytes(s: Session): void {
     const totalUp = s.up()
     const totalDown = s.down()
-    const up = totalUp - s.reportedUp
-    const down = totalDown - s.reportedDown
+    // a delta is never negative, whatever a count did: metrics counters throw on a negative increment
+    const up = totalUp > s.reportedUp ? totalUp - s.reportedUp : 0
+    const down = totalDown > s.reportedDown ? totalDown - s.reportedDown : 0
     if (up === 0 && down === 0) return
-    s.reportedUp = totalUp
-    s.reportedDown = totalDown
+    if (up) s.reportedUp = totalUp
+    if (down) s.reportedDown = totalDown
     if (this.listenerCount('bytes') === 0) return
     const k = s.kind
-    this.emit('bytes', { id: s.id, mode: k.mode, protocol: k.protocol, up, down })
+    this.publish('bytes', { id: s.id, mode: k.mode, protocol: k.protocol, up, down })
+  }
+
+  /**
+   * Emit to every observer, each in its own try/catch. Observers (metrics, logs, the event feed, a library
+   * user's listener) run inside a mode's socket, timer and dgram handlers, where an exception would be
+   * uncaught and end the process: a failing observer is counted and logged once (Faults), and the session
+   * and the other observers carry on.
+   */
+  publish<K extends keyof LedgerEvents>(event: K, ...args: LedgerEvents[K]): void {
+    const fns = this.listeners(event) as Array<(...a: LedgerEvents[K]) => void>
+    for (let i = 0; i < fns.length; i++) {
+      try {
+        fns[i].apply(this, args)
+      } catch (err) {
+        this.faults.report(`ledger.${event}:${fns[i].name || 'observer'}`, err)
+      }
+    }
   }
 
   private modeTotals(mode: string) {

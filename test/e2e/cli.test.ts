@@ -3,8 +3,7 @@
  * way a start can fail: one clear line, a non-zero exit, never a stack trace.
  */
 import t, { type Test } from 'tap'
-import { runNode, VIADUCT_BIN, type NodeRun as Run } from '../helpers/run-node.js'
-import { spawn } from 'node:child_process'
+import { runNode, startViaduct, VIADUCT_BIN, type NodeRun as Run } from '../helpers/run-node.js'
 import { createServer, type Server } from 'node:net'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,37 +14,6 @@ const OFF = ['--http', 'off', '--socks', 'off', '--mixed', 'off', '--relay', 'of
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Run> {
   return runNode([BIN, ...args], { env: { ...env, NO_COLOR: '1' }, timeoutMs })
-}
-
-/** Start the gateway, wait for its listening block, return the child and the parsed listeners. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [BIN, 'start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  let stdout = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  const ready = new Promise<Array<{ mode: string; listener: string; transport: string; host: string; port: number }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening block:\n${stderr}`)), 20_000)
-    child.stderr.on('data', (d) => {
-      stderr += d
-      const m = /listening on:\n((?: {2}.*\n)*)(?=\S|$)/.exec(stderr)
-      if (m && /\n(?! {2})/.test(stderr.slice(stderr.indexOf('listening on:') + 14)) ) {
-        clearTimeout(timer)
-        resolve(
-          m[1]
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => {
-              const p = /^\s+(\S+)\s+(\S+)\s+(tcp|udp)\s+\[?([^\]\s]+?)\]?:(\d+)$/.exec(l)
-              if (!p) throw new Error(`unparsed listener line: ${l}`)
-              return { mode: p[1], listener: p[2], transport: p[3], host: p[4], port: Number(p[5]) }
-            }),
-        )
-      }
-    })
-    child.on('close', () => reject(new Error(`exited before listening:\n${stderr}`)))
-  })
-  return { child, ready, exited, out: () => ({ stdout, stderr }) }
 }
 
 function noStack(t: Test, r: Run) {
@@ -67,7 +35,7 @@ t.test('--version and --help', async (t) => {
 })
 
 t.test('start prints each listener with its mode, and SIGTERM stops it cleanly', async (t) => {
-  const g = start([...OFF, '--http', '127.0.0.1:0', '--socks', '0', '--relay', '127.0.0.1:0', '--relay-secret', 'cli-test-secret', '--turn', '127.0.0.1:0', '--turn-user', 'u:p', '--log-level', 'warn'])
+  const g = startViaduct([...OFF, '--http', '127.0.0.1:0', '--socks', '0', '--relay', '127.0.0.1:0', '--relay-secret', 'cli-test-secret', '--turn', '127.0.0.1:0', '--turn-user', 'u:p', '--log-level', 'warn'])
   t.teardown(() => g.child.kill('SIGKILL'))
   const ls = await g.ready
   const has = (mode: string, listener: string, transport: string) => {
@@ -145,7 +113,7 @@ t.test('config-reference prints the generated reference', async (t) => {
 })
 
 t.test('a relay with no credentials starts but warns that it refuses everyone', async (t) => {
-  const g = start([...OFF, '--relay', '127.0.0.1:0', '--turn', '127.0.0.1:0', '--log-level', 'warn', '--log-pretty', 'false'])
+  const g = startViaduct([...OFF, '--relay', '127.0.0.1:0', '--turn', '127.0.0.1:0', '--log-level', 'warn', '--log-pretty', 'false'])
   t.teardown(() => g.child.kill('SIGKILL'))
   await g.ready
   await new Promise((r) => setTimeout(r, 200))

@@ -91,7 +91,7 @@ export async function socksWithResolver(
   const policy = new AccessPolicy(config.access, self)
   const direct = new DirectDialer({ policy, connectTimeoutMs: config.limits.connectTimeoutMs, resolve })
   const ctx: ForwardContext = {
-    core: { ledger, log: silentLogger(), clock, self },
+    core: { ledger, log: silentLogger(), clock, self, faults: ledger.faults },
     config,
     policy,
     auth: new ProxyAuth(config.users),

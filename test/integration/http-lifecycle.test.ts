@@ -20,7 +20,8 @@ import { rawExchange, rawSocket, readUntil, startOrigin } from '../helpers/http-
 
 function context(forward: Record<string, unknown>, dialerFor?: (direct: DirectDialer) => Dialer): ForwardContext {
   const config = forwardSchema.parse({ http: { listen: '127.0.0.1:0' }, socks: { listen: 'off' }, access: { allowPrivate: ['127.0.0.0/8'], connectPorts: ['*'] }, ...forward })
-  const core = { ledger: new Ledger({ sampleIntervalMs: 0 }), log: silentLogger(), clock: systemClock, self: new SelfAddresses() }
+  const ledger = new Ledger({ sampleIntervalMs: 0 })
+  const core = { ledger, log: silentLogger(), clock: systemClock, self: new SelfAddresses(), faults: ledger.faults }
   const policy = new AccessPolicy(config.access, core.self)
   const direct = new DirectDialer({ policy, connectTimeoutMs: 2000 })
   return { core, config, policy, auth: new ProxyAuth(config.users), dialer: dialerFor ? dialerFor(direct) : direct, limiter: new ConnectionLimiter(config.limits.maxConnections) }

@@ -81,3 +81,51 @@ t.test('drained() resolves when the last live session closes', async (t) => {
   await p
   t.ok(done)
 })
+
+t.test('counts never go backwards: a socket whose queued bytes are dropped (issue 16)', async (t) => {
+  const ledger = new Ledger({ clock: new ManualClock(), sampleIntervalMs: 0 })
+  const deltas: Array<[number, number]> = []
+  ledger.on('bytes', (b) => deltas.push([b.up, b.down]))
+  const s = ledger.open({ mode: 'forward', protocol: 'connect', client: 'c' })
+  // like node's net.Socket: bytesWritten counts what is still queued, writableLength is that queue
+  const sock = { bytesRead: 0, bytesWritten: 0, writableLength: 0 }
+  s.track(sock)
+  sock.bytesWritten = 5_000_000
+  sock.writableLength = 4_000_000
+  sock.bytesRead = 300
+  ledger.sample()
+  t.same(deltas, [[300, 1_000_000]], 'only bytes handed to the kernel are counted, not the queue')
+  // a reset drops the queue: node's bytesWritten falls back to what was dispatched
+  sock.bytesWritten = 900_000
+  sock.writableLength = 0
+  ledger.sample()
+  t.equal(ledger.get(s.id)?.bytesDown, 1_000_000, 'the live count holds its highest value')
+  s.close('client_closed')
+  t.equal(ledger.recent()[0].bytesDown, 1_000_000, 'the final count is not below what was reported')
+  t.ok(deltas.every(([u, d]) => u >= 0 && d >= 0), 'no negative delta was ever emitted')
+  s.add(-5, -5)
+  const s2 = ledger.open({ mode: 'forward', protocol: 'connect', client: 'c' })
+  s2.add(-10, 7)
+  s2.close('client_closed')
+  t.match(ledger.recent()[0], { bytesUp: 0, bytesDown: 7 }, 'add() ignores negative counts')
+})
+
+t.test('an observer that throws is counted and logged once; the session and other observers carry on', async (t) => {
+  const ledger = new Ledger({ clock: new ManualClock(), sampleIntervalMs: 0 })
+  const seen: string[] = []
+  ledger.on('close', function brokenObserver() {
+    throw new Error('observer bug')
+  })
+  ledger.on('close', (r) => seen.push(r.id))
+  ledger.on('bytes', function brokenBytes() {
+    throw new RangeError('bytes bug')
+  })
+  const a = ledger.open({ mode: 'forward', protocol: 'http', client: 'c' })
+  a.add(10, 10)
+  t.doesNotThrow(() => a.close('completed'), 'close does not throw into the caller (a socket handler)')
+  const b = ledger.open({ mode: 'relay', protocol: 'pair-tcp', client: 'c' })
+  b.close('client_closed')
+  t.same(seen, [a.id, b.id], 'the other observer saw both closes')
+  t.equal(ledger.liveCount, 0, 'both sessions closed')
+  t.same(new Map(ledger.faults.entries()), new Map([['ledger.close:brokenObserver', 2], ['ledger.bytes:brokenBytes', 1]]), 'faults counted by place')
+})

@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net'
 import type { Ledger, SessionHandle, SessionInit } from '../../../src/core/ledger.js'
 import { remoteOf } from '../../../src/core/service.js'
+import { receivedBytes, sentBytes } from '../../../src/core/meter.js'
 import { MODE_NAME } from '../context.js'
 
 interface SocketBook {
@@ -37,7 +38,7 @@ export function listenerOf(socket: Socket): string {
 
 function start(book: SocketBook, socket: Socket, s: SessionHandle): void {
   book.owner = s
-  s.add(Math.max(0, socket.bytesRead - book.read), Math.max(0, socket.bytesWritten - book.written))
+  s.add(receivedBytes(socket) - book.read, sentBytes(socket) - book.written)
   s.track(socket)
 }
 
@@ -95,8 +96,9 @@ class SocketSession implements OpenedSession {
     this.live.delete(handle)
     if (b.owner === handle) {
       handle.close(reason, detail)
-      b.read = socket.bytesRead
-      b.written = socket.bytesWritten
+      // where this session's meter stopped (the same counters it read: bytes handed to the kernel)
+      b.read = Math.max(b.read, receivedBytes(socket))
+      b.written = Math.max(b.written, sentBytes(socket))
       b.owner = undefined
       const next = b.waiting.shift()
       if (next && !next.closed) start(b, socket, next)

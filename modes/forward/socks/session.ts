@@ -71,7 +71,9 @@ export class SocksSession {
     private readonly resolve?: Resolver,
   ) {
     this.record = ctx.core.ledger.open({ mode: 'forward', protocol: 'socks', client: remoteOf(socket), listener })
-    this.record.track(socket, 'client')
+    // from the socket's first byte: on the mixed port the first bytes were read to sniff the protocol
+    // before this session opened, and the docs promise the handshake is counted
+    this.record.track(socket, 'client', true)
   }
 
   start(): void {
