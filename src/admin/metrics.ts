@@ -9,14 +9,11 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Ledger, LedgerEvents, SessionRecord } from '../core/ledger.js'
+import { closeKind } from '../core/errors.js'
 
 /** Buckets of session durations, in seconds: from a 1 ms HTTP exchange to a day-long tunnel. */
 export const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600, 86400]
 
-/** True for a close reason that is an error code (a refusal or a failure), not a normal end. */
-export function isErrorReason(reason: string | undefined): boolean {
-  return reason?.startsWith('VIADUCT_ERR_') ?? false
-}
 
 /** A relay session's kind, from its protocol name: "pair-*" are pairings, "turn-*" are allocations. */
 export function relayKind(r: Pick<SessionRecord, 'mode' | 'protocol'>): 'pairing' | 'allocation' | undefined {
@@ -76,7 +73,13 @@ export function createMetrics(ledger: Ledger, opts: { defaultMetrics?: boolean }
   })
   const refusals = new Counter({
     name: 'viaduct_refusals_total',
-    help: 'Sessions that ended with an error code (refused or failed), by mode and code.',
+    help: 'Sessions the gateway refused (access, authentication, limits, bad input), by mode and code.',
+    labelNames: ['mode', 'code'],
+    registers: [registry],
+  })
+  const failures = new Counter({
+    name: 'viaduct_failures_total',
+    help: 'Sessions ended by a failure beyond the gateway (target unreachable, peer reset, upstream error), by mode and code.',
     labelNames: ['mode', 'code'],
     registers: [registry],
   })
@@ -122,7 +125,10 @@ export function createMetrics(ledger: Ledger, opts: { defaultMetrics?: boolean }
     duration.observe({ mode: r.mode, protocol: r.protocol }, (r.durationMs ?? 0) / 1000)
     const reason = r.reason ?? 'unknown'
     closes.inc({ mode: r.mode, reason })
-    if (isErrorReason(reason)) refusals.inc({ mode: r.mode, code: reason })
+    // endings (idle, a UDP mapping that expired, shutdown) are counted only by reason above
+    const kind = closeKind(reason)
+    if (kind === 'refusal') refusals.inc({ mode: r.mode, code: reason })
+    else if (kind === 'failure') failures.inc({ mode: r.mode, code: reason })
   }
   ledger.on('open', onOpen)
   ledger.on('bytes', onBytes)

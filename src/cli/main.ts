@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { loadConfig, flagEnv } from '../config/load.js'
 import { renderConfigReference } from '../config/doc.js'
 import { createLogger, type Logger } from '../core/log.js'
-import { isViaductError } from '../core/errors.js'
+import { CoreErrors, isViaductError, ViaductError } from '../core/errors.js'
 import { formatHostPort, type ListenerInfo } from '../core/service.js'
 import { Gateway, type ExtensionFactory } from '../gateway.js'
 import type { CliIO, FlagSpec, ModeDefinition } from '../mode.js'
@@ -81,9 +81,9 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
   const env = opts.env ?? process.env
   const modeFlags = opts.modes.flatMap((m) => m.flags)
   const fail = (err: unknown, code = 1): number => {
-    const msg = isViaductError(err) ? `${err.message} [${err.code}]` : err instanceof Error ? err.message : String(err)
-    io.stderr.write(`viaduct: error: ${msg}\n`)
-    return code
+    io.stderr.write(`viaduct: error: ${errorLine(err)}\n`)
+    // a usage error exits 2 wherever it was found (commander's own, or a command's check)
+    return isViaductError(err, CoreErrors.VIADUCT_ERR_CLI_USAGE) ? 2 : code
   }
 
   const ctx: CliContext = {
@@ -124,11 +124,12 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
   start.action((o: Record<string, unknown>) => {
     pending = (async () => {
       let gw: Gateway
+      let config: Readonly<ViaductConfig> | undefined
       try {
-        const config = ctx.loadFromFlags(o)
+        config = ctx.loadFromFlags(o)
         gw = await ctx.startGateway(config)
       } catch (err) {
-        return fail(err)
+        return fail(config ? nameListener(err, config, [...CORE_FLAGS, ...modeFlags]) : err)
       }
       const addrs = gw.addresses()
       io.stderr.write(`viaduct ${VERSION} listening on:\n${addrs.map((l) => `  ${describeListener(l)}`).join('\n')}\n`)
@@ -183,6 +184,37 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
     return exitCode || code
   }
   return exitCode
+}
+
+/** One line for an error: its message and, for a ViaductError, its code once. */
+export function errorLine(err: unknown): string {
+  if (!isViaductError(err)) return err instanceof Error ? err.message : String(err)
+  // a refusal relayed from a server may already carry its code in the text
+  return err.message.includes(`[${err.code}]`) ? err.message : `${err.message} [${err.code}]`
+}
+
+/**
+ * A listener that cannot start: name the config key and the flag that set its address, so the line says
+ * what to change ("127.0.0.1:8080 is already in use (forward.http.listen, --http)").
+ */
+function nameListener(err: unknown, config: Readonly<ViaductConfig>, flags: readonly FlagSpec[]): unknown {
+  if (!isViaductError(err) || !err.code.startsWith('VIADUCT_ERR_LISTEN_') || !err.details) return err
+  const { host, port } = err.details as { host?: string; port?: number }
+  const keys: string[] = []
+  const walk = (v: unknown, path: string[]) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return
+    const hp = v as { host?: unknown; port?: unknown }
+    if (hp.host === host && hp.port === port) return void keys.push(path.join('.'))
+    for (const [k, x] of Object.entries(v)) walk(x, [...path, k])
+  }
+  walk(config, [])
+  if (keys.length === 0) return err
+  const named = keys.map((k) => {
+    const flag = flags.find((f) => f.path.join('.') === k)?.flags.split(/[ ,]/)[0]
+    return flag ? `${k}, ${flag}` : k
+  })
+  const hint = err.code === CoreErrors.VIADUCT_ERR_LISTEN_IN_USE ? ': another program (or another listener of this gateway) holds it; choose another port or "off"' : ''
+  return new ViaductError(err.code, `${err.message} (${named.join('; ')})${hint}`, { cause: err.cause, details: err.details })
 }
 
 function summarize(section: unknown): string {

@@ -21,9 +21,20 @@ export interface WireMapping {
   pairing?: number
 }
 
+/**
+ * What a session that closed with a code counts as (metrics, log level, dashboard):
+ * - 'refusal' (the default): the gateway refused a request (access, authentication, limits, bad input);
+ * - 'failure': something beyond the gateway failed (a target unreachable, a peer reset, an upstream error);
+ * - 'ending': a limit or timeout ended a session that had worked (idle, a UDP mapping expired, shutdown).
+ * Normal close reasons (client_closed, ...) are 'normal'.
+ */
+export type CloseKind = 'normal' | 'ending' | 'refusal' | 'failure'
+
 export interface ErrorSpec extends WireMapping {
   /** Default message; a thrower may give a more specific one. */
   message: string
+  /** As a close reason: 'refusal' unless said otherwise. */
+  kind?: Exclude<CloseKind, 'normal'>
 }
 
 export type ErrorTable = Readonly<Record<string, ErrorSpec>>
@@ -53,6 +64,12 @@ export function registeredErrors(): ReadonlyMap<string, ErrorSpec> {
 
 export function errorSpec(code: string): ErrorSpec | undefined {
   return registry.get(code)
+}
+
+/** What a close reason counts as: normal for a non-code reason, else its code's kind (refusal by default). */
+export function closeKind(reason: string | undefined): CloseKind {
+  if (!reason?.startsWith('VIADUCT_ERR_')) return 'normal'
+  return registry.get(reason)?.kind ?? 'refusal'
 }
 
 export class ViaductError extends Error {
@@ -86,7 +103,7 @@ export const CoreErrors = defineErrors({
   VIADUCT_ERR_LISTEN_ADDRESS: { message: 'the listen address is not available on this machine' },
   VIADUCT_ERR_LISTEN_FAILED: { message: 'the listener could not start' },
   VIADUCT_ERR_CLI_USAGE: { message: 'bad command-line usage' },
-  VIADUCT_ERR_SESSION_SHUTDOWN: { message: 'the gateway is shutting down' },
+  VIADUCT_ERR_SESSION_SHUTDOWN: { message: 'the gateway is shutting down', kind: 'ending' },
   VIADUCT_ERR_SESSION_LIMIT: { message: 'too many concurrent sessions', http: 503, socks5: 0x01, socks4: 0x5b, stun: 486, pairing: 12 },
-  VIADUCT_ERR_SESSION_IDLE: { message: 'the session was idle for too long' },
+  VIADUCT_ERR_SESSION_IDLE: { message: 'the session was idle for too long', kind: 'ending' },
 })

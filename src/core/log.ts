@@ -9,6 +9,7 @@
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino'
 import pretty from 'pino-pretty'
 import type { Ledger, SessionRecord } from './ledger.js'
+import { closeKind } from './errors.js'
 
 export type { Logger }
 
@@ -71,7 +72,8 @@ export function sessionFields(r: SessionRecord): Record<string, unknown> {
 
 /**
  * Log every session's open and close from the ledger, in one place, so all modes share one schema.
- * Opens are debug (a busy proxy opens thousands a second), closes are info; error closes are warn.
+ * Opens are debug (a busy proxy opens thousands a second), closes are info; refusals and failures are
+ * warn; endings by a limit or timeout (idle, a UDP mapping that expired) are info (core/errors.ts CloseKind).
  */
 export function logLedger(ledger: Ledger, log: Logger): () => void {
   // Build the fields only when the line will be written: a busy proxy closes thousands of sessions a second.
@@ -79,10 +81,12 @@ export function logLedger(ledger: Ledger, log: Logger): () => void {
     if (log.isLevelEnabled('debug')) log.debug({ event: 'session.open', ...sessionFields(r) }, 'session open')
   }
   const onClose = (r: SessionRecord) => {
-    const isError = r.reason?.startsWith('VIADUCT_ERR_') ?? false
-    if (!log.isLevelEnabled(isError ? 'warn' : 'info')) return
-    const fields = { event: 'session.close', ...sessionFields(r) }
-    if (isError) log.warn(fields, `session closed: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`)
+    const kind = closeKind(r.reason)
+    const warn = kind === 'refusal' || kind === 'failure'
+    if (!log.isLevelEnabled(warn ? 'warn' : 'info')) return
+    const fields = { event: 'session.close', kind, ...sessionFields(r) }
+    if (warn) log.warn(fields, `session ${kind === 'refusal' ? 'refused' : 'failed'}: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`)
+    else if (kind === 'ending') log.info(fields, `session ended: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`)
     else log.info(fields, 'session closed')
   }
   // With debug off, no 'open' listener: the ledger then skips building an open snapshot altogether.

@@ -28,19 +28,21 @@ export function remoteOf(sock: { remoteAddress?: string; remotePort?: number }):
   return formatHostPort(sock.remoteAddress ?? '?', sock.remotePort ?? 0)
 }
 
-function listenError(err: NodeJS.ErrnoException, where: string): ViaductError {
+function listenError(err: NodeJS.ErrnoException, where: string, at: HostPort, transport: 'tcp' | 'udp'): ViaductError {
+  // the CLI names the config key and flag of the address from these (src/cli/main.ts)
+  const o = { cause: err, details: { host: at.host, port: at.port, transport } }
   switch (err.code) {
     case 'EADDRINUSE':
-      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_IN_USE, `${where} is already in use`, { cause: err })
+      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_IN_USE, `${where} is already in use`, o)
     case 'EACCES':
     case 'EPERM':
-      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_DENIED, `permission denied to listen on ${where}`, { cause: err })
+      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_DENIED, `permission denied to listen on ${where}`, o)
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_ADDRESS, `${where} is not an address of this machine`, { cause: err })
+      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_ADDRESS, `${where} is not an address of this machine`, o)
     default:
-      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_FAILED, `cannot listen on ${where}: ${err.message}`, { cause: err })
+      return new ViaductError(CoreErrors.VIADUCT_ERR_LISTEN_FAILED, `cannot listen on ${where}: ${err.message}`, o)
   }
 }
 
@@ -49,7 +51,7 @@ export function listenTcp(server: Server, at: HostPort): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening)
-      reject(listenError(err, formatHostPort(at.host, at.port)))
+      reject(listenError(err, formatHostPort(at.host, at.port), at, 'tcp'))
     }
     const onListening = () => {
       server.off('error', onError)
@@ -66,7 +68,7 @@ export function bindUdp(sock: UdpSocket, at: HostPort): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       sock.off('listening', onListening)
-      reject(listenError(err, `udp ${formatHostPort(at.host, at.port)}`))
+      reject(listenError(err, `udp ${formatHostPort(at.host, at.port)}`, at, 'udp'))
     }
     const onListening = () => {
       sock.off('error', onError)

@@ -72,8 +72,25 @@ if (!existsSync(BIN)) {
     const env = await run(['token', '--id', 'room-1'], { env: { VIADUCT_RELAY_SECRET: SECRET } }).done
     t.equal(env.code, 0, 'the secret may come from VIADUCT_RELAY_SECRET')
     const bad = await run(['token', '--id', 'room-1'], { env: { VIADUCT_RELAY_SECRET: '' } }).done
-    t.equal(bad.code, 1)
+    t.equal(bad.code, 2, 'a usage error exits 2')
     t.match(bad.stderr, /viaduct: error: .*--secret/)
+    const short = await run(['token', '--secret', 'short', '--id', 'room-1']).done
+    t.equal(short.code, 2, 'a secret shorter than the relay accepts is refused')
+    t.match(short.stderr, /at least 8 characters.*\[VIADUCT_ERR_CLI_USAGE\]/)
+    t.equal(short.stdout, '', 'and nothing is minted')
+    for (const ttl of ['0', '-5', '1.5', 'soon']) {
+      const r = await run(['token', '--secret', SECRET, '--id', 'room-1', '--ttl', ttl]).done
+      t.equal(r.code, 2, `--ttl ${ttl} exits 2`)
+      t.match(r.stderr, /--ttl must be a positive whole number of seconds.*\[VIADUCT_ERR_CLI_USAGE\]/, `--ttl ${ttl} is a usage error, not PAIR_MALFORMED`)
+    }
+  })
+
+  t.test('a refusal names its code once', async (t) => {
+    const { relay } = await startRelayChild(t)
+    const r = await run(['peer', '--relay', relay, '--id', 'r', '--token', '1.9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '--timeout', '5000']).done
+    t.equal(r.code, 1)
+    t.match(r.stderr, /VIADUCT_ERR_PAIR_TOKEN_INVALID/)
+    t.equal(r.stderr.split('VIADUCT_ERR_PAIR_TOKEN_INVALID').length - 1, 1, `the code appears once: ${r.stderr.trim()}`)
   })
 
   t.test('viaduct peer: a file over TCP <-> WebSocket with the hash checked on both ends', async (t) => {

@@ -45,6 +45,16 @@ t.test('tampered or garbage tokens are TOKEN_INVALID, nothing else', async (t) =
     }),
     { numRuns: 500 },
   )
-  t.throws(() => mintToken({ secret: 'abcdefgh', room: 'bad room', nowMs: NOW }), { code: PairErrors.VIADUCT_ERR_PAIR_MALFORMED })
-  t.throws(() => mintToken({ secret: 'abcdefgh', room: 'r', ttlS: 0, nowMs: NOW }), { code: PairErrors.VIADUCT_ERR_PAIR_MALFORMED })
+  // a caller's mistake is a configuration error, not a refusal a relay would send
+  t.throws(() => mintToken({ secret: 'abcdefgh', room: 'bad room', nowMs: NOW }), { code: 'VIADUCT_ERR_CONFIG_INVALID' })
+  t.throws(() => mintToken({ secret: 'abcdefgh', room: 'r', ttlS: 0, nowMs: NOW }), { code: 'VIADUCT_ERR_CONFIG_INVALID' })
+  t.throws(() => mintToken({ secret: 'abcdefg', room: 'r', nowMs: NOW }), { code: 'VIADUCT_ERR_CONFIG_INVALID', message: /at least 8 characters/ })
+})
+
+t.test('mintToken reads the system clock when no time is given', async (t) => {
+  const before = Math.floor(Date.now() / 1000)
+  const tok = mintToken({ secret: 'abcdefgh', room: 'r', ttlS: 60 })
+  const expiry = Number(tok.split('.')[1])
+  t.ok(expiry >= before + 60 && expiry <= Math.floor(Date.now() / 1000) + 60, 'expiry is now + ttl')
+  t.same(verifyToken({ token: tok, room: 'r', secrets: ['abcdefgh'], nowMs: Date.now() }), { expiry })
 })

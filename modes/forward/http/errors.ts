@@ -10,5 +10,5 @@ export const HttpErrors = defineErrors({
   VIADUCT_ERR_HTTP_SCHEME: { message: 'only http:// targets can be forwarded in absolute form; use CONNECT for https', http: 400 },
   VIADUCT_ERR_HTTP_HEADERS_TOO_LARGE: { message: 'the request head is larger than forward.http.maxHeaderBytes', http: 431 },
   VIADUCT_ERR_HTTP_HEADER_TIMEOUT: { message: 'the client did not send a complete request head in time', http: 408 },
-  VIADUCT_ERR_HTTP_BAD_RESPONSE: { message: 'the origin sent a response that is not valid HTTP', http: 502 },
+  VIADUCT_ERR_HTTP_BAD_RESPONSE: { message: 'the origin sent a response that is not valid HTTP', http: 502, kind: 'failure' },
 })

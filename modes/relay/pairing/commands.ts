@@ -9,7 +9,7 @@ import { formatHostPort } from '../../../src/core/service.js'
 import { connectPeer, type PeerDatagram, type PeerStream, type PairingInfo } from './client.js'
 import { PairErrors } from './errors.js'
 import { receiveFile, sendFile } from './file-transfer.js'
-import { DEFAULT_TOKEN_TTL_S, mintToken } from './token.js'
+import { DEFAULT_TOKEN_TTL_S, MIN_SECRET_CHARS, mintToken } from './token.js'
 
 /** Largest datagram `viaduct peer --udp` sends for a chunk of stdin (fits a 1280-byte IPv6 MTU). */
 export const UDP_CHUNK = 1200
@@ -23,8 +23,12 @@ export function registerPairingCommands(program: Command, io: CliIO): void {
     .option('--ttl <seconds>', 'lifetime of the token in seconds', String(DEFAULT_TOKEN_TTL_S))
     .action((o: { secret?: string; id: string; ttl: string }) => {
       if (!o.secret) throw new ViaductError('VIADUCT_ERR_CLI_USAGE', 'give the relay secret with --secret or VIADUCT_RELAY_SECRET')
+      checkSecret(o.secret)
       const ttl = Number(o.ttl)
-      io.stdout.write(`${mintToken({ secret: o.secret, room: o.id, ttlS: ttl, nowMs: Date.now() })}\n`)
+      if (!/^\d+$/.test(o.ttl) || !Number.isSafeInteger(ttl) || ttl <= 0) {
+        throw new ViaductError('VIADUCT_ERR_CLI_USAGE', `--ttl must be a positive whole number of seconds, got "${o.ttl}"`)
+      }
+      io.stdout.write(`${mintToken({ secret: o.secret, room: o.id, ttlS: ttl })}\n`)
     })
 
   program
@@ -44,6 +48,13 @@ export function registerPairingCommands(program: Command, io: CliIO): void {
     .action(async (o: PeerOptions) => {
       io.setExitCode(await runPeer(o, io))
     })
+}
+
+/** The same rule as relay.pairing.secrets: a shorter secret mints tokens no relay accepts. */
+function checkSecret(secret: string): void {
+  if (secret.length < MIN_SECRET_CHARS) {
+    throw new ViaductError('VIADUCT_ERR_CLI_USAGE', `--secret needs at least ${MIN_SECRET_CHARS} characters (a relay refuses shorter secrets, so these tokens could never verify)`)
+  }
 }
 
 interface PeerOptions {
@@ -69,7 +80,8 @@ async function runPeer(o: PeerOptions, io: CliIO): Promise<number> {
   if (o.udp && o.ws) throw new ViaductError('VIADUCT_ERR_CLI_USAGE', '--udp and --ws exclude each other')
   if (o.send && o.receive) throw new ViaductError('VIADUCT_ERR_CLI_USAGE', '--send and --receive exclude each other')
   if (o.udp && (o.send || o.receive)) throw new ViaductError('VIADUCT_ERR_CLI_USAGE', 'a file transfer needs a stream: use TCP or --ws, not --udp')
-  const token = o.token ?? (o.secret ? mintToken({ secret: o.secret, room: o.id, nowMs: Date.now() }) : undefined)
+  if (o.secret && !o.token) checkSecret(o.secret)
+  const token = o.token ?? (o.secret ? mintToken({ secret: o.secret, room: o.id }) : undefined)
   if (!token) throw new ViaductError('VIADUCT_ERR_CLI_USAGE', 'give --token (from viaduct token) or --secret')
   const common = {
     relay: o.relay,

@@ -12,12 +12,14 @@
  * first (it mints), keep the old one until its tokens expired.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { ViaductError } from '../../../src/core/errors.js'
+import { CoreErrors, ViaductError } from '../../../src/core/errors.js'
 import { PairErrors } from './errors.js'
 import { isValidId } from './hello.js'
 
 export const TOKEN_VERSION = '1'
 export const DEFAULT_TOKEN_TTL_S = 3600
+/** The shortest relay secret: relay.pairing.secrets refuses shorter ones, so nothing shorter may mint. */
+export const MIN_SECRET_CHARS = 8
 
 export function tokenMessage(room: string, expiry: number): string {
   return `viaduct-pair:${TOKEN_VERSION}:${expiry}:${room}`
@@ -27,13 +29,19 @@ function sign(secret: string, room: string, expiry: number): string {
   return createHmac('sha256', secret).update(tokenMessage(room, expiry)).digest('base64url')
 }
 
-/** Mint a token for `room`, valid until nowMs + ttlS. */
-export function mintToken(opts: { secret: string; room: string; ttlS?: number; nowMs: number }): string {
-  if (!isValidId(opts.room)) throw new ViaductError(PairErrors.VIADUCT_ERR_PAIR_MALFORMED, 'a room id is 1..128 printable ASCII characters (no spaces)')
-  if (!opts.secret) throw new ViaductError(PairErrors.VIADUCT_ERR_PAIR_TOKEN_INVALID, 'an empty secret cannot sign tokens')
+/**
+ * Mint a token for `room`, valid until now + ttlS (now: `nowMs`, default the system clock). A secret
+ * shorter than the relay accepts, a bad room or a lifetime that is not a positive whole number of seconds
+ * is refused with VIADUCT_ERR_CONFIG_INVALID (a caller's mistake, not a refusal by a relay).
+ */
+export function mintToken(opts: { secret: string; room: string; ttlS?: number; nowMs?: number }): string {
+  if (!isValidId(opts.room)) throw new ViaductError(CoreErrors.VIADUCT_ERR_CONFIG_INVALID, 'a room id is 1..128 printable ASCII characters (no spaces)')
+  if (typeof opts.secret !== 'string' || opts.secret.length < MIN_SECRET_CHARS) {
+    throw new ViaductError(CoreErrors.VIADUCT_ERR_CONFIG_INVALID, `a relay secret needs at least ${MIN_SECRET_CHARS} characters (the relay refuses shorter ones, so its tokens could never verify)`)
+  }
   const ttl = opts.ttlS ?? DEFAULT_TOKEN_TTL_S
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new ViaductError(PairErrors.VIADUCT_ERR_PAIR_MALFORMED, 'the token lifetime is a positive whole number of seconds')
-  const expiry = Math.floor(opts.nowMs / 1000) + ttl
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new ViaductError(CoreErrors.VIADUCT_ERR_CONFIG_INVALID, `the token lifetime is a positive whole number of seconds, got ${ttl}`)
+  const expiry = Math.floor((opts.nowMs ?? Date.now()) / 1000) + ttl
   return `${TOKEN_VERSION}.${expiry}.${sign(opts.secret, opts.room, expiry)}`
 }
 

@@ -18,7 +18,7 @@ export const TurnErrors = defineErrors({
   VIADUCT_ERR_TURN_PEER_FAMILY: { message: 'the peer address family differs from the relayed address family', stun: 443 },
   VIADUCT_ERR_TURN_QUOTA: { message: 'allocation quota reached (per user or in total)', stun: 486 },
   VIADUCT_ERR_TURN_CAPACITY: { message: 'no relayed port is free in the configured range', stun: 508 },
-  VIADUCT_ERR_TURN_SERVER: { message: 'the TURN server failed to carry out the request', stun: 500 },
+  VIADUCT_ERR_TURN_SERVER: { message: 'the TURN server failed to carry out the request', stun: 500, kind: 'failure' },
 })
 
 /** Reason phrases sent with each error code (RFC 8489 §14.8, RFC 8656 §18). */
