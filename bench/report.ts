@@ -4,6 +4,7 @@
  * value and its ratio to the direct path.
  */
 import type { BenchRow } from './types.js'
+import { betterDirection } from './metrics.js'
 
 export interface ReportMeta {
   /** The command that produced the figures. */
@@ -57,11 +58,6 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
-/** Lower is better for latencies, memory and loss; higher for rates and throughput. */
-export function lowerIsBetter(metric: string): boolean {
-  return /ms|latency|rss|mib$|memory|loss/i.test(metric) && !/mib\/s/i.test(metric)
-}
-
 /** One horizontal bar chart (SVG) of the paths of one group and metric. */
 export function barChart(rows: readonly BenchRow[], title: string): string {
   const barH = 22
@@ -95,7 +91,7 @@ export function renderHtml(rows: readonly BenchRow[], meta: ReportMeta): string 
       const mine = rows.filter((r) => r.group === g)
       const metrics = [...new Set(mine.map((r) => r.metric))]
       const charts = metrics
-        .map((m) => barChart(mine.filter((r) => r.metric === m), `${g}: ${m} (${lowerIsBetter(m) ? 'lower' : 'higher'} is better)`))
+        .map((m) => barChart(mine.filter((r) => r.metric === m), `${g}: ${m} (${betterDirection(m)} is better)`))
         .join('\n')
       const table = mine
         .map((r) => `<tr><td>${escapeHtml(r.path)}</td><td>${escapeHtml(r.metric)}</td><td class="n">${formatValue(r.value)}</td><td class="n">${formatRatio(r.ratio)}</td><td>${escapeHtml(r.note ?? '')}</td></tr>`)

@@ -14,13 +14,15 @@ export interface BenchOptions {
   progress(message: string): void
 }
 
+import type { Metric } from './metrics.js'
+
 export interface BenchRow {
   /** Scenario group, e.g. "http-get-1k", "connect-throughput", "turn-udp". */
   group: string
   /** The path measured: "direct", "viaduct http", "viaduct socks5", "tinyproxy", "coturn", ... */
   path: string
-  /** What was measured: "req/s", "MiB/s", "p50 ms", "p99 ms", "conn/s", "pkt/s", "loss %", "peak RSS MiB". */
-  metric: string
+  /** What was measured, one of the metrics declared with their better direction in metrics.ts. */
+  metric: Metric
   value: number
   /** value / direct value for the same group and metric, when a direct row exists (filled by the runner). */
   ratio?: number

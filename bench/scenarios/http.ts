@@ -22,6 +22,7 @@ import { Pool, ProxyAgent, request, type Dispatcher } from 'undici'
 import { benchScript, freePort, startJsonChild, startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram, type ViaductVariant } from '../harness.js'
 import { interleave, median, nowMs, percentile, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
+import type { Metric } from '../metrics.js'
 
 const MiB = 1024 * 1024
 
@@ -125,7 +126,7 @@ async function startNodeReference(kind: 'http' | 'http-undici', path: string): P
 }
 
 /** Viaduct always; tinyproxy and Squid when installed (a note row says when they are not). */
-function proxies(rows: BenchRow[], group: string, metric: string): Starter[] {
+function proxies(rows: BenchRow[], group: string, metric: Metric): Starter[] {
   const list: Starter[] = [{ path: 'viaduct http', start: () => startViaductProxy() }]
   for (const v of viaductVariants()) list.push({ path: `viaduct http (${v.label})`, start: () => startViaductProxy(v) })
   const tp = findProgramPath('tinyproxy')

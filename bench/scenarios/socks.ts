@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs'
 import { freePort, startOrigin, startProgram, startReferenceRelays, startViaduct, viaductVariants, type OriginPorts, type RunningProgram } from '../harness.js'
 import { interleave, median, nowMs, spread } from '../stats.js'
 import type { BenchOptions, BenchRow, Scenario } from '../types.js'
+import type { Metric } from '../metrics.js'
 
 const MiB = 1024 * 1024
 const CHUNK = Buffer.alloc(64 * 1024, 0x61)
@@ -137,7 +138,7 @@ interface Path {
 }
 
 /** The origin, Viaduct, microsocks (and, with `refs`, the reference relays to `refs`' port) for `fn`. */
-async function withPaths<T>(rows: BenchRow[], group: string, metric: string, refs: keyof OriginPorts | undefined, fn: (origin: OriginPorts, paths: Path[]) => Promise<T>): Promise<T> {
+async function withPaths<T>(rows: BenchRow[], group: string, metric: Metric, refs: keyof OriginPorts | undefined, fn: (origin: OriginPorts, paths: Path[]) => Promise<T>): Promise<T> {
   const stop: RunningProgram[] = []
   try {
     const origin = await startOrigin()

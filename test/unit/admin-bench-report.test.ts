@@ -1,7 +1,8 @@
 /** The benchmark runner's pure parts: table, HTML report, selection, ordering, progress output. */
 import t from 'tap'
 import { PassThrough } from 'node:stream'
-import { renderHtml, renderTable, formatValue, barChart, lowerIsBetter } from '../../bench/report.js'
+import { renderHtml, renderTable, formatValue, barChart } from '../../bench/report.js'
+import { METRICS, betterDirection } from '../../bench/metrics.js'
 import { Progress, runBench, selectScenarios, sortByGroup } from '../../bench/run.js'
 import type { BenchRow, Scenario } from '../../bench/types.js'
 
@@ -26,10 +27,18 @@ t.test('formatting', async (t) => {
   t.equal(formatValue(0.012345), '0.0123')
   t.equal(formatValue(0), '0')
   t.equal(formatValue(NaN), 'NaN')
-  t.ok(lowerIsBetter('p99 ms'))
-  t.ok(lowerIsBetter('peak RSS MiB'))
-  t.notOk(lowerIsBetter('MiB/s'))
-  t.notOk(lowerIsBetter('conn/s'))
+})
+
+t.test('every metric declares its better direction; the report uses it (issue 15: four were labelled backwards)', async (t) => {
+  t.equal(betterDirection('CPU µs/req'), 'lower')
+  t.equal(betterDirection('CPU µs/datagram'), 'lower')
+  t.equal(betterDirection('datagrams/s'), 'higher')
+  t.equal(betterDirection('s'), 'lower')
+  t.equal(betterDirection('MiB/s'), 'higher')
+  for (const [m, dir] of Object.entries(METRICS)) {
+    const html = renderHtml([{ group: 'g', path: 'direct', metric: m as keyof typeof METRICS, value: 1 }], { command: 'c', date: 'D', node: 'v20', cpus: '2', quick: true, failures: [] })
+    t.match(html, `g: ${m.replace('&', '&amp;')} (${dir} is better)`, `${m}: ${dir} is better`)
+  }
 })
 
 t.test('the table lines up columns and shows ratios', async (t) => {
@@ -41,7 +50,7 @@ t.test('the table lines up columns and shows ratios', async (t) => {
 })
 
 t.test('the HTML report is self-contained and escapes text', async (t) => {
-  const html = renderHtml([...rows, { group: '<g3>', path: 'a&b', metric: 'x', value: 1 }], { command: 'viaduct bench --quick', date: 'D', node: 'v20', cpus: '2 x cpu', quick: true, failures: [{ scenario: 's<', message: 'm>' }] })
+  const html = renderHtml([...rows, { group: '<g3>', path: 'a&b', metric: 'conn/s', value: 1 }], { command: 'viaduct bench --quick', date: 'D', node: 'v20', cpus: '2 x cpu', quick: true, failures: [{ scenario: 's<', message: 'm>' }] })
   t.match(html, /^<!doctype html>/)
   t.equal((html.match(/<svg /g) ?? []).length, 3, 'one chart per group and metric')
   t.notMatch(html, /<script|src=|href=/, 'no script, no external file')
@@ -61,9 +70,9 @@ t.test('selection and ordering', async (t) => {
   t.same(selectScenarios([s('a'), s('b')]).map((x) => x.name), ['a', 'b'])
   t.throws(() => selectScenarios([s('a')], ['zzz']), /unknown scenario zzz \(known: a\)/)
   const mixed: BenchRow[] = [
-    { group: 'x', path: 'direct', metric: 'm', value: 1 },
-    { group: 'y', path: 'direct', metric: 'm', value: 1 },
-    { group: 'x', path: 'p', metric: 'm', value: 2 },
+    { group: 'x', path: 'direct', metric: 'req/s', value: 1 },
+    { group: 'y', path: 'direct', metric: 'req/s', value: 1 },
+    { group: 'x', path: 'p', metric: 'req/s', value: 2 },
   ]
   t.same(sortByGroup(mixed).map((r) => `${r.group}/${r.path}`), ['x/direct', 'x/p', 'y/direct'])
 })
