@@ -47,10 +47,16 @@ export const socksSchema = z
     udpIdleTimeoutMs: millis(120_000).describe('An association with no datagram for this long is closed.'),
     bind: z.boolean().default(false).describe('Allow SOCKS BIND (active FTP); refused with reply 0x07 when false.'),
     socks4: z.boolean().default(true).describe('Accept SOCKS4 and SOCKS4a (no passwords; USERID checked against users when users are set).'),
-    socks4RequirePassword: z
+    socks4IdentOnly: z
       .boolean()
       .default(false)
-      .describe('With users set: a SOCKS4 USERID must be "name:password" (checked) instead of just a user name.'),
+      .describe(
+        'With users set: also admit a SOCKS4 USERID that only names a user, without its password (identification, not authentication; some clients drop the password for SOCKS4). Off: the USERID must be "name:password" and verify.',
+      ),
+    socks4RequirePassword: z
+      .boolean()
+      .optional()
+      .describe('Deprecated: a USERID must be "name:password" is now the default. false = socks4IdentOnly: true.'),
     bindTimeoutMs: millis(DEFAULT_BIND_TIMEOUT_MS).describe('How long a BIND waits for its one incoming connection.'),
   })
   .prefault({})

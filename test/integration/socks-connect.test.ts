@@ -69,9 +69,11 @@ t.test('CONNECT with users: SOCKS5 username/password, SOCKS4 USERID', async (t) 
     'no credentials: method 0xFF',
   )
 
-  const ok4 = await SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice' }, destination: dest })
-  t.ok((await roundTrip(ok4.socket, Buffer.from('hi4'))).equals(Buffer.from('hi4')), 'socks4 with a configured USERID works')
-  ok4.socket.end()
+  await t.rejects(
+    SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice' }, destination: dest }),
+    /RejectedIdent/,
+    'a bare USERID naming a user proves nothing: 0x5D by default (issue 15)',
+  )
   const ok4p = await SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice:s3cret' }, destination: dest })
   t.ok((await roundTrip(ok4p.socket, Buffer.from('hi4p'))).equals(Buffer.from('hi4p')), 'socks4 with USERID "name:password" works')
   ok4p.socket.end()
@@ -86,22 +88,34 @@ t.test('CONNECT with users: SOCKS5 username/password, SOCKS4 USERID', async (t) 
     'USERID with a wrong password: 0x5D',
   )
   const recs = await settle(gw)
-  t.equal(recs.filter((r) => r.user === 'alice' && r.reason === 'client_closed').length, 3, 'three sessions of user alice')
-  t.equal(recs.filter((r) => r.reason === 'VIADUCT_ERR_AUTH_FAILED').length, 3, 'three AUTH_FAILED records')
+  t.equal(recs.filter((r) => r.user === 'alice' && r.reason === 'client_closed').length, 2, 'two sessions of user alice')
+  t.equal(recs.filter((r) => r.reason === 'VIADUCT_ERR_AUTH_FAILED').length, 4, 'four AUTH_FAILED records')
+  t.same(recs.filter((r) => r.protocol === 'socks4' && r.user === 'alice').map((r) => r.meta?.auth), ['socks4 USERID name:password'], 'the record says which rule admitted it')
   t.equal(recs.filter((r) => r.reason === 'VIADUCT_ERR_AUTH_REQUIRED').length, 1, 'one AUTH_REQUIRED record')
 })
 
-t.test('socks4RequirePassword refuses a bare USERID', async (t) => {
+t.test('socks4IdentOnly admits a bare USERID that names a user (and the deprecated socks4RequirePassword: false)', async (t) => {
   const echo = await echoServer(t)
-  const { port } = await socksGateway(t, { users: ['alice:s3cret'], socks: { socks4RequirePassword: true } })
   const dest = { host: '127.0.0.1', port: echo.port }
+  for (const socks of [{ socks4IdentOnly: true }, { socks4RequirePassword: false }]) {
+    const { gw, port } = await socksGateway(t, { users: ['alice:s3cret'], socks })
+    const ok = await SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice' }, destination: dest })
+    t.ok((await roundTrip(ok.socket, Buffer.from('id'))).equals(Buffer.from('id')), `${JSON.stringify(socks)}: a bare known USERID passes`)
+    ok.socket.end()
+    await t.rejects(
+      SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'mallory' }, destination: dest }),
+      /RejectedIdent/,
+      'an unknown one does not',
+    )
+    const recs = await settle(gw)
+    t.equal(recs.find((r) => r.user === 'alice')?.meta?.auth, 'socks4 USERID name only (socks4IdentOnly)', 'the record says which rule admitted it')
+  }
+  const { port } = await socksGateway(t, { users: ['alice:s3cret'], socks: { socks4RequirePassword: true } })
   await t.rejects(
     SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice' }, destination: dest }),
     /RejectedIdent/,
+    'socks4RequirePassword: true is the default behaviour',
   )
-  const ok = await SocksClient.createConnection({ command: 'connect', proxy: { host: '127.0.0.1', port, type: 4, userId: 'alice:s3cret' }, destination: dest })
-  t.ok(ok.socket.writable, 'name:password passes')
-  ok.socket.destroy()
 })
 
 t.test('server-first target: the banner reaches the client, half-close is passed on', async (t) => {

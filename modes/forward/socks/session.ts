@@ -202,23 +202,30 @@ export class SocksSession {
   }
 
   /**
-   * SOCKS4 has no password. With users configured, USERID must name one of them ("alice"), or carry
-   * "alice:password", which is then checked; forward.socks.socks4RequirePassword makes the latter mandatory.
+   * SOCKS4 has no password field, only a USERID. With users configured the USERID must carry
+   * "alice:password", which is checked like a SOCKS5 password; a bare "alice" (identification, not
+   * authentication: anyone can send it) is admitted only with forward.socks.socks4IdentOnly. The record's
+   * meta.auth says which rule admitted the session.
    */
   private checkSocks4User(userId: string): void {
     if (!this.ctx.auth.required) return
     if (userId === '') throw new ViaductError(ForwardErrors.VIADUCT_ERR_AUTH_REQUIRED, 'users are configured and the SOCKS4 USERID is empty')
     const i = userId.indexOf(':')
+    const socks = this.ctx.config.socks
     if (i > 0) {
       this.user = this.ctx.auth.verify(userId.slice(0, i), userId.slice(i + 1))
-    } else if (this.ctx.config.socks.socks4RequirePassword) {
-      throw new ViaductError(ForwardErrors.VIADUCT_ERR_AUTH_FAILED, 'SOCKS4 USERID must be "name:password" (forward.socks.socks4RequirePassword)')
+      this.note({ user: this.user, meta: { auth: 'socks4 USERID name:password' } })
+    } else if (!(socks.socks4IdentOnly || socks.socks4RequirePassword === false)) {
+      throw new ViaductError(
+        ForwardErrors.VIADUCT_ERR_AUTH_FAILED,
+        'users are configured: the SOCKS4 USERID must be "name:password" (a bare user name proves nothing; forward.socks.socks4IdentOnly admits it)',
+      )
     } else if (this.ctx.auth.has(userId)) {
       this.user = userId
+      this.note({ user: this.user, meta: { auth: 'socks4 USERID name only (socks4IdentOnly)' } })
     } else {
       throw new ViaductError(ForwardErrors.VIADUCT_ERR_AUTH_FAILED, `SOCKS4 USERID "${userId.slice(0, 64)}" is not a configured user`)
     }
-    this.note({ user: this.user })
   }
 
   /**
