@@ -29,7 +29,7 @@ export const CORE_FLAGS: FlagSpec[] = [
   { flags: '--log-pretty <bool>', description: 'one readable line per event (default: when stdout is a terminal)', path: ['log', 'pretty'], kind: 'boolean' },
   { flags: '--admin <addr>', description: 'admin API, metrics and dashboard: host:port, port, or off', path: ['admin', 'listen'], kind: 'string' },
   { flags: '--admin-token <token>', description: 'bearer token for the admin API (required off loopback)', path: ['admin', 'token'], kind: 'string' },
-  { flags: '--drain-timeout <ms>', description: 'on SIGINT/SIGTERM, how long live sessions may finish', path: ['shutdown', 'drainTimeoutMs'], kind: 'number' },
+  { flags: '--drain-timeout <duration>', description: 'on SIGINT/SIGTERM, how long live sessions may finish ("10s", or milliseconds)', path: ['shutdown', 'drainTimeoutMs'], kind: 'string' },
 ]
 
 export interface CliOptions {

@@ -28,6 +28,9 @@ hint), checked for safety (an open proxy or relay on a public address is refused
 
 An address (\`listen\`) is \`host:port\`, \`[v6]:port\`, a bare \`port\` (on 127.0.0.1), or \`off\`.
 
+A duration is a number in the unit its key names (\`...Ms\`: milliseconds, \`...S\`: seconds) or a string
+with a unit: \`"250ms"\`, \`"30s"\`, \`"5m"\`, \`"1h"\`, \`"2d"\` (a key in seconds takes only whole seconds).
+
 A minimal file:
 
 \`\`\`yaml
@@ -81,6 +84,7 @@ function rows(node: Json, path: string[], parsedDefault: unknown): Row[] {
 
 function typeOf(node: Json, path: string[]): string {
   if (path[path.length - 1] === 'listen') return 'address \\| `off`'
+  if (typeof node.viaductType === 'string') return node.viaductType
   if (node.enum) return node.enum.map((v: unknown) => `\`${JSON.stringify(v)}\``).join(' \\| ')
   if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``
   if (node.anyOf) return [...new Set((node.anyOf as Json[]).map((n) => typeOf(n, [])))].join(' \\| ')

@@ -11,6 +11,7 @@ import { CoreErrors, ViaductError } from '../core/errors.js'
 import { isLoopbackHost } from '../core/net-policy.js'
 import type { FlagSpec, ModeDefinition } from '../mode.js'
 import { buildSchema, type ViaductConfig } from './schema.js'
+import { describeValue } from './types.js'
 
 export interface LoadInput {
   /** Path of a JSON or YAML file. */
@@ -132,7 +133,7 @@ function deepMerge(a: Obj, b: Obj): Obj {
 /** Validate a raw object into the frozen config. Throws one ViaductError listing every problem. */
 export function validateConfig(modes: readonly ModeDefinition[], raw: Obj): Readonly<ViaductConfig> {
   const schema = buildSchema(modes)
-  const res = schema.safeParse(raw)
+  const res = schema.safeParse(raw, { reportInput: true })
   if (!res.success) {
     const problems = res.error.issues.flatMap((i) => describeIssue(schema, i))
     throw new ViaductError(CoreErrors.VIADUCT_ERR_CONFIG_INVALID, formatProblems(problems), { details: { problems } })
@@ -173,11 +174,23 @@ function describeIssue(root: z.ZodType, issue: z.core.$ZodIssue): Array<[string,
     })
   }
   if (issue.code === 'invalid_union') {
-    // a listen address, user or similar: the custom message of the last branch is the useful one
-    return [[path, 'value has the wrong type or form']]
+    // a custom message (durations) says what was expected; otherwise say what was given
+    if (issue.message && !/^Invalid input/.test(issue.message)) return [[path, issue.message]]
+    return [[path, `${describeValue(issue.input)} has the wrong type or form`]]
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return [[path, `required (${issue.expected})`]]
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return [[path, `required (${expectedWords(issue.expected)})`]]
+    const hint = issue.expected === 'array' && typeof issue.input === 'string' ? `; write a list, e.g. [${JSON.stringify(issue.input)}], or one "- item" per line in YAML` : ''
+    return [[path, `expected ${expectedWords(issue.expected)}, got ${describeValue(issue.input)}${hint}`]]
+  }
+  if ((issue.code === 'too_small' || issue.code === 'too_big' || issue.code === 'invalid_format' || issue.code === 'invalid_value') && issue.input !== undefined) {
+    return [[path, `${issue.message} (got ${describeValue(issue.input)})`]]
+  }
   return [[path, issue.message]]
+}
+
+function expectedWords(t: string): string {
+  return ({ array: 'a list', object: 'a mapping', string: 'a string', number: 'a number', boolean: 'true or false', int: 'a whole number' } as Record<string, string>)[t] ?? t
 }
 
 /** The keys the schema accepts at `path` (for the "did you mean" hint). */

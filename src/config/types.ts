@@ -81,7 +81,54 @@ export const cidrList = z
   )
   .default([])
 
-/** A duration in milliseconds; 0 disables where the key's description says so. */
-export const millis = (def: number) => z.number().int().min(0).default(def)
-export const seconds = (def: number) => z.number().int().min(0).default(def)
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+/**
+ * Parse a duration into `unit`: a number is already in `unit`; a string is a number with an optional unit
+ * ("250ms", "30s", "5m", "1.5h", "2d"; a bare "30" is in `unit`). Throws a message for anything else, or
+ * when the result is not a whole number of `unit`s ("250ms" is not a whole number of seconds).
+ */
+export function parseDuration(input: number | string, unit: 'ms' | 's'): number {
+  let value: number
+  if (typeof input === 'number') value = input
+  else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input)
+    if (!m) throw new Error(`expected a duration like "250ms", "30s", "5m" or a number of ${unit === 'ms' ? 'milliseconds' : 'seconds'}, got "${input}"`)
+    value = m[2] ? (Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) / UNIT_MS[unit] : Number(m[1])
+  }
+  if (!Number.isFinite(value) || value < 0) throw new Error(`expected a duration of 0 or more, got ${JSON.stringify(input)}`)
+  if (!Number.isInteger(value)) throw new Error(`${JSON.stringify(input)} is not a whole number of ${unit === 'ms' ? 'milliseconds' : 'seconds'}`)
+  if (!Number.isSafeInteger(value)) throw new Error(`${JSON.stringify(input)} is too long`)
+  return value
+}
+
+function duration(unit: 'ms' | 's', def: number) {
+  return z
+    .union([z.number(), z.string()], { error: (iss) => `expected a duration ("250ms", "30s", "5m") or a number of ${unit === 'ms' ? 'milliseconds' : 'seconds'}, got ${describeValue(iss.input)}` })
+    .meta({ viaductType: unit === 'ms' ? 'duration (ms)' : 'duration (s)' })
+    .default(def)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v, unit)
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message })
+        return z.NEVER
+      }
+    })
+}
+
+/** A duration in milliseconds: a number, or "250ms", "30s", "5m", "1h"; 0 disables where the key says so. */
+export const millis = (def: number) => duration('ms', def)
+/** A duration in seconds: a number, or "30s", "10m", "1h". */
+export const seconds = (def: number) => duration('s', def)
 export const count = (def: number) => z.number().int().min(0).default(def)
+
+/** A value as an error message shows it: `"alice:pw" (a string)`, `42 (a number)`, `a list`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return `a list of ${v.length}`
+  if (typeof v === 'object') return 'a mapping'
+  const shown = typeof v === 'string' ? JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v) : String(v)
+  return `${shown} (a ${typeof v})`
+}

@@ -77,7 +77,7 @@ t.test('problems name the full key path and a hint', async (t) => {
   fails(t, () => validateConfig(modes, { forward: { http: { listen: 'localhost:http' } } }), 'VIADUCT_ERR_CONFIG_INVALID', /forward\.http\.listen: .*not a port.*hint/, 'bad address')
   fails(t, () => validateConfig(modes, { forward: { limits: { maxConnections: -1 } } }), 'VIADUCT_ERR_CONFIG_INVALID', /forward\.limits\.maxConnections/, 'negative')
   fails(t, () => validateConfig(modes, { log: { level: 'loud' }, forward: { http: { via: 3 } } }), 'VIADUCT_ERR_CONFIG_INVALID', /2 problems[\s\S]*log\.level[\s\S]*forward\.http\.via/, 'every problem listed')
-  fails(t, () => loadConfig(modes, { flags: { drainTimeout: 'soon' } }, CORE_FLAGS), 'VIADUCT_ERR_CONFIG_INVALID', /--drain-timeout: expected a number/, 'a bad number flag')
+  fails(t, () => loadConfig(modes, { flags: { drainTimeout: 'soon' } }, CORE_FLAGS), 'VIADUCT_ERR_CONFIG_INVALID', /shutdown\.drainTimeoutMs: expected a duration like "250ms".* got "soon"/, 'a bad duration flag')
 })
 
 t.test('config files that cannot be read or parsed', async (t) => {
@@ -96,4 +96,35 @@ t.test('no open proxy or open relay on a public address by accident', async (t) 
   fails(t, () => validateConfig(modes, { relay: { turn: { listen: '0.0.0.0:3478' } } }), 'VIADUCT_ERR_CONFIG_UNSAFE', /open relay/, 'TURN on 0.0.0.0 without credentials')
   t.doesNotThrow(() => validateConfig(modes, { relay: { turn: { listen: '0.0.0.0:3478', secrets: ['a-long-secret'] } } }), 'TURN with a REST secret')
   fails(t, () => validateConfig(modes, { admin: { listen: '0.0.0.0:8081' } }), 'VIADUCT_ERR_CONFIG_UNSAFE', /admin/, 'admin on 0.0.0.0 without a token')
+})
+
+t.test('durations accept "250ms", "30s", "5m" as well as numbers (issue 12)', async (t) => {
+  const c = validateConfig(modes, {
+    shutdown: { drainTimeoutMs: '30s' },
+    forward: { limits: { idleTimeoutMs: '5m', connectTimeoutMs: '250ms', headerTimeoutMs: 1500 } },
+    relay: { turn: { defaultLifetimeS: '10m', maxLifetimeS: '1h' }, pairing: { waitTimeoutMs: '1.5s' } },
+  }) as Any
+  t.equal(c.shutdown.drainTimeoutMs, 30_000)
+  t.equal(c.forward.limits.idleTimeoutMs, 300_000)
+  t.equal(c.forward.limits.connectTimeoutMs, 250)
+  t.equal(c.forward.limits.headerTimeoutMs, 1500, 'a number is in the key\'s unit')
+  t.equal(c.relay.turn.defaultLifetimeS, 600)
+  t.equal(c.relay.turn.maxLifetimeS, 3600)
+  t.equal(c.relay.pairing.waitTimeoutMs, 1500)
+  fails(t, () => validateConfig(modes, { relay: { turn: { defaultLifetimeS: '250ms' } } }), 'VIADUCT_ERR_CONFIG_INVALID', /relay\.turn\.defaultLifetimeS: "250ms" is not a whole number of seconds/, 'a fraction of a second')
+  fails(t, () => validateConfig(modes, { shutdown: { drainTimeoutMs: 'soon' } }), 'VIADUCT_ERR_CONFIG_INVALID', /shutdown\.drainTimeoutMs: expected a duration like "250ms", "30s", "5m" or a number of milliseconds, got "soon"/, 'not a duration')
+  fails(t, () => validateConfig(modes, { shutdown: { drainTimeoutMs: -5 } }), 'VIADUCT_ERR_CONFIG_INVALID', /duration of 0 or more, got -5/, 'negative')
+  fails(t, () => validateConfig(modes, { shutdown: { drainTimeoutMs: true } }), 'VIADUCT_ERR_CONFIG_INVALID', /expected a duration .* got true \(a boolean\)/, 'a boolean')
+  const env = loadConfig(modes, { env: { VIADUCT_DRAIN_TIMEOUT: '2m' } }, CORE_FLAGS) as Any
+  t.equal(env.shutdown.drainTimeoutMs, 120_000, 'from the environment')
+  const flag = loadConfig(modes, { flags: { drainTimeout: '45s' } }, CORE_FLAGS) as Any
+  t.equal(flag.shutdown.drainTimeoutMs, 45_000, 'from a flag')
+})
+
+t.test('a type error says what was given and what was expected (issue 12)', async (t) => {
+  fails(t, () => validateConfig(modes, { forward: { users: 'alice:pw' } }), 'VIADUCT_ERR_CONFIG_INVALID', /forward\.users: expected a list, got "alice:pw" \(a string\); write a list, e\.g\. \["alice:pw"\]/, 'a string for a list')
+  fails(t, () => validateConfig(modes, { forward: { http: { maxHeaderBytes: 'big' } } }), 'VIADUCT_ERR_CONFIG_INVALID', /forward\.http\.maxHeaderBytes: expected a number, got "big" \(a string\)/, 'a string for a number')
+  fails(t, () => validateConfig(modes, { log: { level: 'loud' } }), 'VIADUCT_ERR_CONFIG_INVALID', /log\.level: .*\(got "loud" \(a string\)\)/, 'not one of the levels')
+  fails(t, () => validateConfig(modes, { relay: { pairing: { udp: 'yes' } } }), 'VIADUCT_ERR_CONFIG_INVALID', /relay\.pairing\.udp: expected true or false, got "yes" \(a string\)/, 'a string for a boolean')
+  fails(t, () => validateConfig(modes, { relay: { pairing: { secrets: ['short'] } } }), 'VIADUCT_ERR_CONFIG_INVALID', /relay\.pairing\.secrets\.0: a relay secret needs at least 8 characters \(got "short" \(a string\)\)/, 'too short')
 })
