@@ -51,6 +51,9 @@ export class HistoryRing {
   private readonly listener: (string | undefined)[]
   private readonly reason: (string | undefined)[]
   private readonly detail: (string | undefined)[]
+  private readonly method: (string | undefined)[]
+  /** HTTP status, 0 = none. */
+  private readonly status: Uint16Array
   private readonly meta: Meta[]
 
   constructor(readonly capacity: number) {
@@ -70,6 +73,8 @@ export class HistoryRing {
     this.listener = optional()
     this.reason = optional()
     this.detail = optional()
+    this.method = optional()
+    this.status = new Uint16Array(capacity)
     this.meta = new Array<Meta>(capacity).fill(undefined)
   }
 
@@ -103,6 +108,8 @@ export class HistoryRing {
     this.listener[i] = r.listener
     this.reason[i] = r.reason
     this.detail[i] = r.detail
+    this.method[i] = r.method
+    this.status[i] = r.status ?? 0
     this.meta[i] = r.meta
   }
 
@@ -119,6 +126,8 @@ export class HistoryRing {
     if (this.peer[k] !== undefined) r.peer = this.peer[k]
     if (this.user[k] !== undefined) r.user = this.user[k]
     if (this.listener[k] !== undefined) r.listener = this.listener[k]
+    if (this.method[k] !== undefined) r.method = this.method[k]
+    if (this.status[k] !== 0) r.status = this.status[k]
     if (this.meta[k] !== undefined) r.meta = this.meta[k]
     r.closedAt = this.closedAt[k]
     r.durationMs = Math.max(0, this.closedAt[k] - this.openedAt[k])

@@ -44,6 +44,10 @@ export interface SessionInit {
   user?: string
   /** Listener that accepted it, e.g. "http", "socks", "mixed", "pairing-tcp", "turn-udp". */
   listener?: string
+  /** The request method where the protocol has one: GET, CONNECT, ... (HTTP). */
+  method?: string
+  /** The status answered where the protocol has one (HTTP). */
+  status?: number
   /** Small, non-secret facts for the dashboard (relayed address, room id, ...). */
   meta?: Record<string, string | number | boolean>
 }
@@ -67,6 +71,8 @@ export interface SessionPatch {
   peer?: string
   user?: string
   protocol?: string
+  method?: string
+  status?: number
   meta?: Record<string, string | number | boolean>
 }
 
@@ -368,12 +374,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * and the other observers carry on.
    */
   publish<K extends keyof LedgerEvents>(event: K, ...args: LedgerEvents[K]): void {
-    const fns = this.listeners(event) as Array<(...a: LedgerEvents[K]) => void>
+    // rawListeners: a once() listener comes wrapped, and calling the wrapper is what removes it
+    const fns = this.rawListeners(event) as Array<((...a: LedgerEvents[K]) => void) & { listener?: { name: string } }>
     for (let i = 0; i < fns.length; i++) {
       try {
         fns[i].apply(this, args)
       } catch (err) {
-        this.faults.report(`ledger.${event}:${fns[i].name || 'observer'}`, err)
+        this.faults.report(`ledger.${event}:${(fns[i].listener ?? fns[i]).name || 'observer'}`, err)
       }
     }
   }

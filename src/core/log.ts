@@ -60,6 +60,8 @@ export function sessionFields(r: SessionRecord): Record<string, unknown> {
   if (r.target) f.target = r.target
   if (r.peer) f.peer = r.peer
   if (r.user) f.user = r.user
+  if (r.method) f.method = r.method
+  if (r.status) f.status = r.status
   // which rule admitted the session, where a mode records it (SOCKS4: name:password or ident only)
   if (r.meta?.auth !== undefined) f.auth = r.meta.auth
   if (r.state === 'closed') {

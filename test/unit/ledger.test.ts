@@ -129,3 +129,14 @@ t.test('an observer that throws is counted and logged once; the session and othe
   t.equal(ledger.liveCount, 0, 'both sessions closed')
   t.same(new Map(ledger.faults.entries()), new Map([['ledger.close:brokenObserver', 2], ['ledger.bytes:brokenBytes', 1]]), 'faults counted by place')
 })
+
+t.test('a once() observer runs once', async (t) => {
+  const ledger = new Ledger({ clock: new ManualClock(), sampleIntervalMs: 0 })
+  const seen: string[] = []
+  ledger.once('close', (r) => seen.push(r.id))
+  const a = ledger.open({ mode: 'forward', protocol: 'http', client: 'c' })
+  a.close('completed')
+  ledger.open({ mode: 'forward', protocol: 'http', client: 'c' }).close('completed')
+  t.same(seen, [a.id])
+  t.equal(ledger.listenerCount('close'), 0)
+})
