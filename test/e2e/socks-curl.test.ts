@@ -53,10 +53,16 @@ t.test('curl with --proxy-user', async (t) => {
   const web = await origin(t)
   const { gw, port } = await socksGateway(t, { users: ['alice:s3cret'] })
   for (const [flag, protocol, host] of FLAGS) {
-    const ok = await curl(bin, [flag, `127.0.0.1:${port}`, '--proxy-user', 'alice:s3cret', `http://${host}:${web}/${protocol}`])
+    // SOCKS4 has only a USERID and curl sends just the user name of --proxy-user there; the password
+    // travels only as "name:password" in the USERID, which curl sends from a proxy URL whose user part
+    // has the colon percent-encoded (docs/socks.md). A bare name must not be let in.
+    const right = protocol.startsWith('socks4')
+      ? ['-x', `${protocol}://alice%3As3cret@127.0.0.1:${port}`]
+      : [flag, `127.0.0.1:${port}`, '--proxy-user', 'alice:s3cret']
+    const ok = await curl(bin, [...right, `http://${host}:${web}/${protocol}`])
     t.equal(ok.stdout, `hello /${protocol}`, `${flag} with the right user (${ok.stderr.trim()})`)
-    const bad = await curl(bin, [flag, `127.0.0.1:${port}`, '--proxy-user', protocol.startsWith('socks4') ? 'mallory:x' : 'alice:wrong', `http://${host}:${web}/`])
-    t.not(bad.code, 0, `${flag} with a wrong user fails: ${bad.stderr.trim()}`)
+    const bad = await curl(bin, [flag, `127.0.0.1:${port}`, '--proxy-user', protocol.startsWith('socks4') ? 'alice:s3cret' : 'alice:wrong', `http://${host}:${web}/`])
+    t.not(bad.code, 0, `${flag} with a wrong user (SOCKS4: a bare user name) fails: ${bad.stderr.trim()}`)
   }
   const none = await curl(bin, ['--socks5', `127.0.0.1:${port}`, `http://127.0.0.1:${web}/`])
   t.not(none.code, 0, `--socks5 without credentials fails: ${none.stderr.trim()}`)
